@@ -1,0 +1,91 @@
+"""Blob: an n-d array of values (`data`) and of gradients (`diff`), as in Caffe."""
+
+from __future__ import annotations
+
+import numpy as np
+
+MAX_ELEMENTS = 2**31  # refuse absurd shapes before allocating (see check_shape)
+
+
+def check_shape(shape: tuple[int, ...], what: str = "blob") -> tuple[int, ...]:
+    """Validate a shape: non-negative dims and a sane element count."""
+    from .errors import ConfigError
+
+    shape = tuple(int(d) for d in shape)
+    if any(d < 0 for d in shape):
+        raise ConfigError(f"{what} shape {list(shape)} has a negative dimension")
+    count = int(np.prod(shape, dtype=np.float64)) if shape else 1
+    if count > MAX_ELEMENTS:
+        raise ConfigError(f"{what} shape {list(shape)} has {count} elements, over the limit of {MAX_ELEMENTS}",
+                          hint="raise protonet.blob.MAX_ELEMENTS if this is intended")
+    return shape
+
+
+class Blob:
+    """Data and gradient arrays of one shape; `reshape` reallocates only when the shape changes."""
+
+    def __init__(self, shape: tuple[int, ...] = (), dtype: np.dtype | type = np.float32) -> None:
+        self.dtype = np.dtype(dtype)
+        self._data = np.zeros(check_shape(shape), self.dtype)
+        self._diff: np.ndarray | None = None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._data.shape
+
+    @property
+    def count(self) -> int:
+        return self._data.size
+
+    @property
+    def num_axes(self) -> int:
+        return self._data.ndim
+
+    @property
+    def data(self) -> np.ndarray:
+        return self._data
+
+    @data.setter
+    def data(self, value: np.ndarray) -> None:
+        value = np.asarray(value, dtype=self.dtype)
+        if value.shape != self.shape:
+            value = value.reshape(self.shape) if value.size == self.count else np.broadcast_to(value, self.shape)
+        self._data[...] = value
+
+    @property
+    def diff(self) -> np.ndarray:
+        if self._diff is None or self._diff.shape != self.shape:
+            self._diff = np.zeros(self.shape, self.dtype)
+        return self._diff
+
+    @diff.setter
+    def diff(self, value: np.ndarray) -> None:
+        self.diff[...] = value
+
+    def reshape(self, *shape: int) -> None:
+        """Give the blob a new shape; contents are kept only when the shape is unchanged."""
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        shape = check_shape(shape)
+        if shape != self.shape:
+            self._data = np.zeros(shape, self.dtype)
+            self._diff = None
+
+    def reshape_like(self, other: Blob) -> None:
+        self.reshape(other.shape)
+
+    def share_data(self, other: Blob) -> None:
+        """Use `other`'s arrays (shared parameters, test nets sharing train weights)."""
+        self._data = other._data
+        self._diff = other.diff
+
+    def axis(self, index: int) -> int:
+        """Canonical (non-negative) index of axis `index`, which may count from the end."""
+        from .errors import ConfigError
+
+        if not -self.num_axes <= index < max(self.num_axes, 1):
+            raise ConfigError(f"axis {index} out of range for a {self.num_axes}-axis blob {list(self.shape)}")
+        return index % max(self.num_axes, 1)
+
+    def __repr__(self) -> str:
+        return f"Blob(shape={list(self.shape)}, dtype={self.dtype})"

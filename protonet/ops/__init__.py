@@ -1,0 +1,1 @@
+"""Pure array kernels (no layers, no blobs): the hot paths."""

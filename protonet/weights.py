@@ -1,0 +1,131 @@
+"""Weights on disk: Caffe's .caffemodel (V2 and V1 layouts) and .npz of named arrays `layer/i`."""
+
+from __future__ import annotations
+
+import zipfile
+from collections import OrderedDict
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from google.protobuf.message import DecodeError
+
+from .errors import WeightsError
+from .io import atomic_write
+from .proto import pb
+
+if TYPE_CHECKING:
+    from .net import Net
+
+LayerWeights = "OrderedDict[str, list[np.ndarray]]"
+
+
+def blobproto_shape(blob: pb.BlobProto) -> tuple[int, ...]:
+    if blob.HasField("shape"):
+        return tuple(int(d) for d in blob.shape.dim)
+    if any(blob.HasField(f) for f in ("num", "channels", "height", "width")):
+        return (blob.num, blob.channels, blob.height, blob.width)
+    return (len(blob.data) or len(blob.double_data),)
+
+
+def blobproto_to_array(blob: pb.BlobProto, *, file: str | None = None, layer: str | None = None) -> np.ndarray:
+    """The values of a BlobProto as an array of its shape (float32, or float64 for double_data)."""
+    values = np.array(blob.double_data, np.float64) if len(blob.double_data) else np.array(blob.data, np.float32)
+    shape = blobproto_shape(blob)
+    count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    if values.size != count:
+        raise WeightsError(f"blob of shape {list(shape)} holds {values.size} values, expected {count}",
+                           file=file, layer=layer, hint="the file is truncated or corrupt")
+    return values.reshape(shape)
+
+
+def array_to_blobproto(data: np.ndarray, diff: np.ndarray | None = None) -> pb.BlobProto:
+    blob = pb.BlobProto()
+    blob.shape.dim.extend(data.shape)
+    if data.dtype == np.float64:
+        blob.double_data.extend(data.ravel().tolist())
+        if diff is not None:
+            blob.double_diff.extend(diff.ravel().tolist())
+    else:
+        blob.data.extend(np.asarray(data, np.float32).ravel().tolist())
+        if diff is not None:
+            blob.diff.extend(np.asarray(diff, np.float32).ravel().tolist())
+    return blob
+
+
+def blob_fits(source: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    """Same shape, or a legacy 4-D source equal to the target padded with leading 1s (Caffe's ShapeEquals)."""
+    if tuple(source) == tuple(target):
+        return True
+    return len(source) == 4 and len(target) <= 4 and tuple(source) == (1,) * (4 - len(target)) + tuple(target)
+
+
+def parse_netparameter(data: bytes, path: str) -> pb.NetParameter:
+    net = pb.NetParameter()
+    try:
+        net.ParseFromString(data)
+    except (DecodeError, RuntimeError, ValueError) as exc:
+        raise WeightsError(f"not a valid .caffemodel ({exc})", file=path,
+                           hint="the file is truncated or corrupt") from None
+    return net
+
+
+def read_weights(path: str | Path) -> LayerWeights:
+    """Layer name -> parameter arrays, from a .caffemodel or .npz (by content, not extension)."""
+    path = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise WeightsError("weights file not found", file=path) from None
+    except OSError as exc:
+        raise WeightsError(f"cannot read weights: {exc.strerror}", file=path) from None
+    if data[:4] == b"PK\x03\x04":
+        return _read_npz(path)
+    net = parse_netparameter(data, path)
+    out: LayerWeights = OrderedDict()
+    for layer in list(net.layer) + list(net.layers):
+        if layer.blobs:
+            out[layer.name] = [blobproto_to_array(b, file=path, layer=layer.name) for b in layer.blobs]
+    for layer in net.layers:
+        if layer.HasField("layer") and layer.layer.blobs:  # V0 inside V1
+            out[layer.layer.name] = [blobproto_to_array(b, file=path, layer=layer.layer.name)
+                                     for b in layer.layer.blobs]
+    if not out and not (net.layer or net.layers):
+        raise WeightsError("the file holds no layers", file=path, hint="is it a .caffemodel?")
+    return out
+
+
+def _read_npz(path: str) -> LayerWeights:
+    out: dict[str, dict[int, np.ndarray]] = {}
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            for key in archive.files:
+                layer, _, index = key.rpartition("/")
+                if not layer or not index.isdigit():
+                    raise WeightsError(f"array '{key}' is not named 'layer/index'", file=path)
+                out.setdefault(layer, {})[int(index)] = archive[key]
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise WeightsError(f"not a valid .npz ({exc})", file=path, hint="the file is truncated or corrupt") from None
+    result: LayerWeights = OrderedDict()
+    for layer, arrays in out.items():
+        if sorted(arrays) != list(range(len(arrays))):
+            raise WeightsError(f"layer '{layer}' has arrays {sorted(arrays)}, expected 0..{len(arrays) - 1}", file=path)
+        result[layer] = [arrays[i] for i in range(len(arrays))]
+    return result
+
+
+def weights_to_npz_bytes(weights: LayerWeights) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **{f"{layer}/{i}": a for layer, arrays in weights.items() for i, a in enumerate(arrays)})
+    return buffer.getvalue()
+
+
+def write_weights(net: Net, path: str | Path) -> None:
+    """Save the net's weights atomically: .npz by extension, else a Caffe .caffemodel."""
+    if str(path).endswith(".npz"):
+        weights = OrderedDict((name, [b.data for b in blobs]) for name, blobs in net.params.items())
+        atomic_write(path, weights_to_npz_bytes(weights))
+    else:
+        atomic_write(path, net.to_proto().SerializeToString())
