@@ -3,7 +3,8 @@
 from .blob import Blob
 from .errors import ProtonetError
 from .net import Net
+from .solvers import Solver
 
 __version__ = "0.1.0"
 
-__all__ = ["Blob", "Net", "ProtonetError", "__version__"]
+__all__ = ["Blob", "Net", "ProtonetError", "Solver", "__version__"]

@@ -39,6 +39,7 @@ FORKS = {
     "Faster R-CNN (rbgirshick/caffe-fast-rcnn)": ["roi_pooling_param", "ROIPooling", "SmoothL1Loss"],
     "DeepLab (caffe-deeplab)": ["interp_param", "Interp"],
     "PSPNet / SegNet forks": ["bn_param", "BN", "Upsample", "upsample_param"],
+    "HED (s9xie/hed)": ["ImageLabelmapData"],
 }
 
 
@@ -137,7 +138,7 @@ def to_text(message: Message, syntax: str = "prototxt") -> str:
     if syntax == "yaml":
         return yaml.dump(message_to_dict(message), Dumper=_Dumper, sort_keys=False,
                          default_flow_style=False, width=100)
-    return text_format.MessageToString(message, float_format=".9g")
+    return text_format.MessageToString(message)
 
 
 def save(message: Message, path: str | Path) -> None:
@@ -151,7 +152,7 @@ def message_to_dict(message: Message) -> dict[str, Any]:
     """Plain data for YAML: enums by name, float32 in its shortest decimal, lists of one as a scalar."""
     out: dict[str, Any] = {}
     for field, value in message.ListFields():
-        if field.label == FD.LABEL_REPEATED:
+        if field.is_repeated:
             items = [_value_to_plain(field, v) for v in value]
             out[field.name] = items[0] if len(items) == 1 and field.type != FD.TYPE_MESSAGE else items
         else:
@@ -210,7 +211,7 @@ class _YamlFiller:
             self.fill_field(message, field, value_node, layer)
 
     def fill_field(self, message: Message, field: FD, node: yaml.Node, layer: str | None) -> None:
-        if field.label == FD.LABEL_REPEATED:
+        if field.is_repeated:
             items = node.value if isinstance(node, yaml.SequenceNode) else [node]
             target = getattr(message, field.name)
             for item in items:
@@ -404,7 +405,7 @@ def set_field(message: Message, path: str, value: str, *, file: str = "--set") -
     target = message
     for part in parents:
         field = target.DESCRIPTOR.fields_by_name.get(part)
-        if field is None or field.type != FD.TYPE_MESSAGE or field.label == FD.LABEL_REPEATED:
+        if field is None or field.type != FD.TYPE_MESSAGE or field.is_repeated:
             raise ConfigError(f"unknown field '{part}' in {target.DESCRIPTOR.name}", file=file,
                               hint=did_you_mean(part, target.DESCRIPTOR.fields_by_name))
         target = getattr(target, part)

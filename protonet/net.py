@@ -147,7 +147,7 @@ class Net:
         self.phase = state.phase
         self.source = None if isinstance(model, pb.NetParameter) else str(model)
         self.ctx = LayerContext(phase=state.phase, dtype=np.dtype(dtype), rng=np.random.default_rng(seed),
-                                base_dir=base)
+                                base_dir=base, seed=seed)
         self.param = insert_splits(filter_net(param, state))
         self._build()
         if weights:

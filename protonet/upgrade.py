@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from .errors import ConfigError
 from .proto import pb
@@ -10,27 +11,41 @@ from .proto import pb
 log = logging.getLogger("protonet")
 
 
-def _note(source: str | None, what: str) -> None:
+def _note(source: str | None, what: list[str]) -> None:
     log.warning("Note: %s%s was upgraded (%s); 'protonet upgrade IN OUT' writes the current format",
-                f"{source}: " if source else "", "the net" if source is None else "this file", what)
+                f"{source}: " if source else "", "the net" if source is None else "this file",
+                ", ".join(what))
 
 
 def upgrade_net(net: pb.NetParameter, source: str | None = None) -> pb.NetParameter:
-    """A copy of `net` in the current format: legacy inputs become an Input layer."""
+    """A copy of `net` in the current format (Caffe's UpgradeNetAsNeeded and the later upgrades).
+
+    V0 layers -> V1, V1 data-layer transformation fields -> transform_param, V1 `layers` ->
+    `layer`, legacy inputs -> an Input layer, BatchNorm statistics never learned. One note is
+    logged listing what changed.
+    """
     out = pb.NetParameter()
     out.CopyFrom(net)
+    done = []
     if out.layers:
-        from .upgrade_v1 import upgrade_v1_net
+        from . import upgrade_v1
 
-        out = upgrade_v1_net(out, source)
-        _note(source, "V1 'layers' to 'layer'")
+        if upgrade_v1.is_v0(out):
+            out = upgrade_v1.upgrade_v0_net(out, source)
+            done.append("V0 layers to V1")
+        if upgrade_v1.upgrade_data_transformation(out):
+            done.append("data layer transformation fields to transform_param")
+        out = upgrade_v1.upgrade_v1_net(out, source)
+        done.append("V1 'layers' to 'layer'")
     if out.input:
         _upgrade_inputs(out, source)
-        _note(source, "'input' declarations to an Input layer")
+        done.append("'input' declarations to an Input layer")
     for layer in out.layer:
         if layer.type == "BatchNorm":  # its blobs are statistics, never learned (UpgradeNetBatchNorm)
             del layer.param[:]
             layer.param.extend(pb.ParamSpec(lr_mult=0, decay_mult=0) for _ in range(3))
+    if done:
+        _note(source, done)
     return out
 
 
@@ -38,7 +53,8 @@ def _upgrade_inputs(net: pb.NetParameter, source: str | None) -> None:
     names = list(net.input)
     if net.input_shape:
         if len(net.input_shape) != len(names):
-            raise ConfigError(f"{len(names)} inputs but {len(net.input_shape)} input_shape entries", file=source)
+            raise ConfigError(f"{len(names)} inputs but {len(net.input_shape)} input_shape entries",
+                              file=source)
         shapes = [list(s.dim) for s in net.input_shape]
     elif net.input_dim:
         if len(net.input_dim) != 4 * len(names):
@@ -64,7 +80,11 @@ SOLVER_TYPES = {pb.SolverParameter.SGD: "SGD", pb.SolverParameter.NESTEROV: "Nes
 
 
 def upgrade_solver(solver: pb.SolverParameter, source: str | None = None) -> pb.SolverParameter:
-    """A copy of `solver` with the legacy `solver_type` enum turned into `type`."""
+    """A copy of `solver` in the current format (Caffe's UpgradeSolverAsNeeded, and more).
+
+    The legacy `solver_type` enum becomes `type`; nets embedded as net_param, train_net_param
+    or test_net_param are upgraded like net files (Caffe leaves them to fail later).
+    """
     out = pb.SolverParameter()
     out.CopyFrom(solver)
     if out.HasField("solver_type"):
@@ -73,5 +93,30 @@ def upgrade_solver(solver: pb.SolverParameter, source: str | None = None) -> pb.
                               f"'{out.type}' disagree", file=source, hint="keep only 'type'")
         out.type = SOLVER_TYPES[out.solver_type]
         out.ClearField("solver_type")
-        _note(source, "'solver_type' to 'type'")
+        _note(source, ["'solver_type' to 'type'"])
+    for name in ("net_param", "train_net_param"):
+        if out.HasField(name):
+            getattr(out, name).CopyFrom(upgrade_net(getattr(out, name), _within(source, name)))
+    for i, net in enumerate(out.test_net_param):
+        net.CopyFrom(upgrade_net(net, _within(source, f"test_net_param[{i}]")))
     return out
+
+
+def _within(source: str | None, field: str) -> str:
+    return f"{source} ({field})" if source else field
+
+
+def upgrade_snapshot_prefix(solver: pb.SolverParameter, source: str) -> None:
+    """Caffe's UpgradeSnapshotPrefixProperty, in place, for a solver read from file `source`.
+
+    No snapshot_prefix -> the solver's path without its extension; a prefix that is an existing
+    folder -> that folder / the solver file's stem. (A load-time default, not a format upgrade:
+    Caffe's upgrade_solver_proto_text does not apply it, so neither does upgrade_solver.)
+    """
+    path = Path(source)
+    if not solver.HasField("snapshot_prefix"):
+        solver.snapshot_prefix = str(path.with_suffix(""))
+        log.info("snapshot_prefix was not specified and is set to %s", solver.snapshot_prefix)
+    elif Path(solver.snapshot_prefix).is_dir():
+        solver.snapshot_prefix = str(Path(solver.snapshot_prefix) / path.stem)
+        log.info("snapshot_prefix was a folder and is now %s", solver.snapshot_prefix)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Blobs, Layer, canonical_axis
-from .loss import check_labels
+from .base import Blobs, Layer
+from .loss import check_labels, class_dims, split_ignored
 from .registry import register
 
 
@@ -23,15 +23,9 @@ class Accuracy(Layer):
         self.ignore = p.ignore_label if p.HasField("ignore_label") else None
 
     def reshape(self, bottom: Blobs, top: Blobs) -> None:
-        self.axis = canonical_axis(self.param.accuracy_param.axis, bottom[0].num_axes, self.name)
-        shape = bottom[0].shape
-        self.outer = int(np.prod(shape[:self.axis]))
-        self.classes = shape[self.axis]
-        self.inner = int(np.prod(shape[self.axis + 1:]))
+        self.outer, self.classes, self.inner = class_dims(self, bottom, self.param.accuracy_param.axis)
         if self.top_k > self.classes:
             raise self.error(f"top_k {self.top_k} exceeds the {self.classes} classes")
-        if bottom[1].count != self.outer * self.inner:
-            raise self.error(f"{bottom[1].count} labels for {self.outer * self.inner} predictions")
         top[0].reshape(())
         if len(top) > 1:
             top[1].reshape((self.classes,))
@@ -40,11 +34,12 @@ class Accuracy(Layer):
         scores = np.moveaxis(bottom[0].data.reshape(self.outer, self.classes, self.inner), 1, 2)
         scores = scores.reshape(-1, self.classes)
         labels = check_labels(self, bottom[1].data.reshape(-1), self.classes, self.ignore)
-        valid = labels != self.ignore if self.ignore is not None else np.ones(labels.shape, bool)
+        labels, valid = split_ignored(labels, self.ignore)
         scores, labels = scores[valid], labels[valid]
         true_score = np.take_along_axis(scores, labels[:, None], axis=1)
-        # correct when fewer than top_k classes score strictly higher than the label (Caffe's rule)
-        correct = (scores > true_score).sum(axis=1) < self.top_k
+        # Caffe's rule: correct when fewer than top_k other classes score at least as high as the label
+        # (a tie counts against the label, so constant scores are never "correct")
+        correct = (scores >= true_score).sum(axis=1) - 1 < self.top_k
         top[0].data = correct.mean() if labels.size else 0.0
         if len(top) > 1:
             per_class = np.zeros(self.classes)

@@ -24,6 +24,7 @@ class LayerContext:
     dtype: np.dtype = field(default_factory=lambda: np.dtype(np.float32))
     rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng())
     base_dir: Path = field(default_factory=Path.cwd)
+    seed: int | None = None  # the net's seed, for sources that derive their own streams (shuffling)
 
     @property
     def training(self) -> bool:

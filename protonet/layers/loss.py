@@ -1,4 +1,4 @@
-"""Shared parts of loss layers: the loss normalisation and label checks."""
+"""Shared parts of loss layers: the loss normalisation, label checks and the (outer, classes, inner) split."""
 
 from __future__ import annotations
 
@@ -6,13 +6,18 @@ import numpy as np
 
 from ..errors import DataError
 from ..proto import pb
-from .base import Blobs, Layer
+from .base import Blobs, Layer, canonical_axis
 
 Norm = pb.LossParameter.NormalizationMode
+LOG_THRESHOLD = 1e-20  # Caffe's kLOG_THRESHOLD: probabilities are clipped to it before the log
 
 
 class LossLayer(Layer):
-    """A layer whose first top is a scalar loss, weighted 1 by default; labels get no gradient."""
+    """A layer whose first top is a scalar loss, weighted 1 by default; labels get no gradient.
+
+    The net writes the loss weight into `top[0].diff` before backward, so every gradient is
+    scaled by `float(top[0].diff)`.
+    """
 
     bottoms = (2, 2)
     tops = (1, 1)
@@ -22,17 +27,24 @@ class LossLayer(Layer):
         return bottom_index != 1
 
     def reshape(self, bottom: Blobs, top: Blobs) -> None:
-        if bottom[0].shape[0] != bottom[1].shape[0]:
+        if bottom[0].shape[:1] != bottom[1].shape[:1]:
             raise self.error(f"the inputs disagree on the batch size: {list(bottom[0].shape)} and "
                              f"{list(bottom[1].shape)}")
         top[0].reshape(())
 
-    def normalization(self) -> int:
-        """The normalisation mode, with Caffe's legacy `normalize: false` meaning BATCH_SIZE."""
+    def normalization(self, default: int = Norm.VALID) -> int:
+        """The normalisation mode: `normalization` if set, else the legacy `normalize` (false means
+        BATCH_SIZE, true VALID), else `default` (VALID for most layers, as the proto says)."""
         lp = self.param.loss_param
-        if not lp.HasField("normalization") and lp.HasField("normalize"):
+        if lp.HasField("normalization"):
+            return lp.normalization
+        if lp.HasField("normalize"):
             return Norm.VALID if lp.normalize else Norm.BATCH_SIZE
-        return lp.normalization
+        return default
+
+    def ignore_label(self) -> int | None:
+        lp = self.param.loss_param
+        return lp.ignore_label if lp.HasField("ignore_label") else None
 
     def normalizer(self, mode: int, outer: int, inner: int, valid: int) -> float:
         """Caffe's get_normalizer: the divisor of the summed loss, at least 1."""
@@ -46,6 +58,26 @@ class LossLayer(Layer):
             value = 1
         return max(float(value), 1.0)
 
+    def refuse_gradient(self, propagate_down: list[bool], index: int, what: str = "the labels") -> None:
+        """A ConfigError when back-propagation to bottom `index` is requested (labels, similarity, H...)."""
+        if index < len(propagate_down) and propagate_down[index]:
+            flags = ", ".join("true" if i != index else "false" for i in range(len(propagate_down)))
+            raise self.error(f"cannot back-propagate to {what} (bottom {index})",
+                             hint=f"set propagate_down: [{flags}]")
+
+
+def class_dims(layer: Layer, bottom: Blobs, axis: int) -> tuple[int, int, int]:
+    """(outer, classes, inner) of the scores bottom[0], classes on `axis`; bottom[1] must hold outer * inner
+    labels."""
+    shape = bottom[0].shape
+    axis = canonical_axis(axis, len(shape), layer.name)
+    outer, classes, inner = int(np.prod(shape[:axis])), shape[axis], int(np.prod(shape[axis + 1:]))
+    if bottom[1].count != outer * inner:
+        raise layer.error(f"{bottom[1].count} labels for {outer * inner} predictions "
+                          f"(scores {list(shape)}, labels {list(bottom[1].shape)})",
+                          hint="the label count must equal the product of the axes other than the class axis")
+    return outer, classes, inner
+
 
 def check_labels(layer: Layer, labels: np.ndarray, num_classes: int, ignore: int | None) -> np.ndarray:
     """Integer labels in 0..K-1 (or the ignore label); a DataError naming the layer, label and K otherwise."""
@@ -57,6 +89,15 @@ def check_labels(layer: Layer, labels: np.ndarray, num_classes: int, ignore: int
     if ignore is not None:
         bad &= as_int != ignore
     if bad.any():
-        raise DataError(f"label {as_int[bad].flat[0]} is outside 0..{num_classes - 1} ({num_classes} classes)",
-                        layer=layer.name, hint="labels must be 0-based class indices")
+        raise DataError(f"label {as_int[bad].flat[0]} is outside 0..{num_classes - 1} "
+                        f"({num_classes} classes)", layer=layer.name,
+                        hint="labels must be 0-based class indices")
     return as_int
+
+
+def split_ignored(labels: np.ndarray, ignore: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """(labels with the ignored ones replaced by 0, so they can index; the mask of the valid ones)."""
+    if ignore is None:
+        return labels, np.ones(labels.shape, bool)
+    valid = labels != ignore
+    return np.where(valid, labels, 0), valid

@@ -1,0 +1,248 @@
+"""The datasets protonet can fetch (Fashion-MNIST, MNIST): where they live and how to get them.
+
+A dataset lives in `data_root()/<name>` ($PROTONET_DATA, default ./data). `get_dataset` fills
+that folder from a local copy where one exists (Debian's dataset-fashion-mnist package puts
+Fashion-MNIST in /usr/share/datasets/fashion-mnist) or else over https from the publishers'
+mirrors, and verifies every file before it is put in place.
+
+The checksums are sha256 digests of the *uncompressed* IDX content, not of the .gz files:
+Debian recompressed its copy, so its .gz bytes differ from the publisher's while the data is
+identical, and a digest of the content accepts both. A file arrives under a temporary name and
+is renamed only once its digest matches; a mismatch is an error and leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import BinaryIO
+
+from ..errors import DataError, StorageError, did_you_mean
+from .idx import open_maybe_gzip
+
+
+@dataclass(frozen=True)
+class DataFile:
+    name: str    # the published file name (gzipped)
+    sha256: str  # of the uncompressed content
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    mirrors: tuple[str, ...]                       # https base URLs, tried in order
+    splits: dict[str, tuple[DataFile, DataFile]]   # split -> (images, labels)
+
+    @property
+    def files(self) -> list[DataFile]:
+        return [f for pair in self.splits.values() for f in pair]
+
+
+def _idx_pair(prefix: str, images_sha: str, labels_sha: str) -> tuple[DataFile, DataFile]:
+    return (DataFile(f"{prefix}-images-idx3-ubyte.gz", images_sha),
+            DataFile(f"{prefix}-labels-idx1-ubyte.gz", labels_sha))
+
+
+DATASETS = {
+    "fashion-mnist": Dataset(
+        "fashion-mnist",
+        ("https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+         "https://fashion-mnist.s3.eu-central-1.amazonaws.com/"),
+        {"train": _idx_pair("train", "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+                            "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"),
+         "test": _idx_pair("t10k", "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+                           "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34")}),
+    "mnist": Dataset(
+        "mnist",
+        ("https://ossci-datasets.s3.amazonaws.com/mnist/",
+         "https://storage.googleapis.com/cvdf-datasets/mnist/"),
+        {"train": _idx_pair("train", "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+                            "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
+         "test": _idx_pair("t10k", "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+                           "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2")}),
+}
+
+SYSTEM_DIRS = (Path("/usr/share/datasets"),)  # system-installed copies, one folder per dataset
+MAX_DOWNLOAD_BYTES = 64 << 20  # each published file is under 27 MB
+ALIAS = re.compile(r"^([A-Za-z0-9_-]+):([A-Za-z0-9_-]+)$")
+
+Log = Callable[[str], None]
+
+
+def data_root() -> Path:
+    """The folder holding one folder per dataset: $PROTONET_DATA, default ./data."""
+    return Path(os.environ.get("PROTONET_DATA") or "data")
+
+
+def dataset(name: str) -> Dataset:
+    if name not in DATASETS:
+        raise DataError(f"unknown dataset '{name}'",
+                        hint=did_you_mean(name, DATASETS) or f"known: {', '.join(DATASETS)}")
+    return DATASETS[name]
+
+
+def present(folder: Path, file: DataFile) -> Path | None:
+    """`file` in `folder`, gzipped or not, if there."""
+    for candidate in (folder / file.name, folder / file.name.removesuffix(".gz")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def find_dataset(name: str) -> Path:
+    """The folder holding all files of dataset `name`: data_root()/name, else a system copy.
+
+    Files are checked for presence only here; their content is verified as they are read.
+    """
+    info = dataset(name)
+    local = data_root() / name
+    for folder in (local, *(d / name for d in SYSTEM_DIRS)):
+        if all(present(folder, f) for f in info.files):
+            return folder
+    raise DataError(f"dataset '{name}' not found in {local.resolve()}",
+                    hint=f"run `protonet data get {name}` (or point PROTONET_DATA at the folder above it)")
+
+
+def resolve_alias(source: str) -> tuple[tuple[Path, str], tuple[Path, str]] | None:
+    """((images, sha256), (labels, sha256)) for a source 'dataset:split' of a known dataset, else None."""
+    match = ALIAS.match(source)
+    if not match or match[1] not in DATASETS:
+        return None
+    info, split = DATASETS[match[1]], match[2]
+    if split not in info.splits:
+        raise DataError(f"dataset '{info.name}' has no split '{split}'",
+                        hint=f"use one of: {', '.join(info.splits)}")
+    folder = find_dataset(info.name)
+    images, labels = info.splits[split]
+    return (present(folder, images), images.sha256), (present(folder, labels), labels.sha256)
+
+
+def content_sha256(path: Path) -> str:
+    """sha256 of the file's content, decompressed when gzipped."""
+    digest = hashlib.sha256()
+    with open_maybe_gzip(path) as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verified(path: Path, file: DataFile) -> bool:
+    try:
+        return content_sha256(path) == file.sha256
+    except DataError:  # bad gzip data
+        return False
+
+
+def get_dataset(name: str, dest: str | Path | None = None, *, log: Log | None = None) -> Path:
+    """Put every file of dataset `name` into `dest` (default data_root()/name), verified; returns `dest`.
+
+    Files already there with the right content are kept. Each missing one is copied from a local
+    copy when one exists, else downloaded over https from the mirrors in turn.
+    """
+    info = dataset(name)
+    dest = Path(dest) if dest is not None else data_root() / name
+    log = log or (lambda message: None)
+    created = not dest.exists()
+    try:
+        try:
+            dest.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create the folder: {exc.strerror or exc}", file=str(dest)) from None
+        for file in info.files:
+            existing = present(dest, file)
+            if existing and verified(existing, file):
+                log(f"{existing}: present, checksum ok")
+                continue
+            _fetch(info, file, dest / file.name, log)
+    except BaseException:
+        if created:
+            with contextlib.suppress(OSError):
+                dest.rmdir()  # only when still empty
+        raise
+    return dest
+
+
+def _fetch(info: Dataset, file: DataFile, target: Path, log: Log) -> None:
+    for folder in SYSTEM_DIRS:
+        local = present(folder / info.name, file)
+        if local:
+            log(f"{target}: copying {local}")
+            _install(target, file, str(local), partial(_copy_file, local))
+            return
+    failures = []
+    for base in info.mirrors:
+        url = base + file.name
+        log(f"{target}: downloading {url}")
+        try:
+            _install(target, file, url, partial(_download, url))
+            return
+        except Unreachable as exc:
+            failures.append(str(exc))
+    raise DataError(f"could not download {file.name} ({'; '.join(failures)})",
+                    hint=f"check the network, or put the files of '{info.name}' into {target.parent} by hand")
+
+
+def _install(target: Path, file: DataFile, origin: str, write: Callable[[BinaryIO], None]) -> None:
+    """Write via `write(handle)` to a temporary file beside `target`; rename it once its content verifies."""
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+        if not verified(Path(tmp), file):
+            raise DataError(f"checksum mismatch for {file.name} from {origin}", file=str(target),
+                            hint="the copy is corrupt or not the published file; nothing was kept")
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise StorageError(f"cannot write: {exc.strerror or exc}", file=str(target)) from None
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+
+def _copy_file(source: Path, handle: BinaryIO) -> None:
+    with open(source, "rb") as src:
+        shutil.copyfileobj(src, handle)
+
+
+def urlopen(url: str, timeout: float) -> BinaryIO:
+    """urllib's opener, imported on first use (tests replace this function)."""
+    from urllib.request import urlopen as open_url
+
+    return open_url(url, timeout=timeout)
+
+
+class Unreachable(Exception):
+    """A mirror that could not be reached or broke off; the next one is tried."""
+
+
+def _download(url: str, handle: BinaryIO) -> None:
+    """Stream `url` into `handle`: only https, also after redirects, and at most MAX_DOWNLOAD_BYTES."""
+    from http.client import HTTPException
+
+    check_https(url)
+    total = 0
+    try:
+        with urlopen(url, timeout=60) as response:
+            check_https(response.geturl())
+            for chunk in iter(lambda: response.read(1 << 20), b""):
+                total += len(chunk)
+                if total > MAX_DOWNLOAD_BYTES:
+                    raise DataError(f"{url} is over {MAX_DOWNLOAD_BYTES >> 20} MiB: not the published file")
+                handle.write(chunk)
+    except (OSError, HTTPException) as exc:
+        raise Unreachable(f"{url}: {exc}") from None
+
+
+def check_https(url: str) -> None:
+    if not url.lower().startswith("https://"):
+        raise DataError(f"refusing to download from '{url}': only https URLs are used")

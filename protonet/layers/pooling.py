@@ -1,0 +1,104 @@
+"""Pooling: max, average or stochastic over 2-D windows, with Caffe's output size and tie rule."""
+
+from __future__ import annotations
+
+from ..ops.pool import Pool2D, PoolGeometry
+from ..proto import pb
+from .base import Blobs, Layer
+from .registry import register
+
+Method = pb.PoolingParameter.PoolMethod
+
+
+@register("Pooling")
+class Pooling(Layer):
+    """2-D MAX, AVE or STOCHASTIC pooling, Caffe's ceil output size; MAX may output its argmax as top 2."""
+
+    bottoms = (1, 1)
+    tops = (1, 2)
+
+    def setup(self, bottom: Blobs, top: Blobs) -> None:
+        p = self.param.pooling_param
+        if bottom[0].num_axes != 4:
+            raise self.error(f"pooling takes (N, C, H, W) input, got shape {list(bottom[0].shape)}")
+        if len(top) > 1 and p.pool != Method.MAX:
+            raise self.error(f"only MAX pooling has a second top (the argmax), not {Method.Name(p.pool)}")
+        if p.global_pooling:
+            if p.HasField("kernel_size") or p.HasField("kernel_h") or p.HasField("kernel_w"):
+                raise self.error("global_pooling takes the kernel from the input",
+                                 hint="remove kernel_size/kernel_h/kernel_w")
+            self.kernel = None
+        else:
+            self.kernel = self._pair("kernel_size", "kernel_h", "kernel_w", None)
+        self.pad = self._pair("pad", "pad_h", "pad_w", 0)
+        self.stride = self._pair("stride", "stride_h", "stride_w", 1)
+        if min(self.stride) < 1 or (self.kernel and min(self.kernel) < 1):
+            raise self.error(f"kernel {self.kernel} and stride {self.stride} must be positive")
+        if p.global_pooling and (any(self.pad) or self.stride != (1, 1)):
+            raise self.error(f"global_pooling needs pad 0 and stride 1, got pad {self.pad}, "
+                             f"stride {self.stride}")
+        if any(self.pad) and p.pool == Method.STOCHASTIC:
+            raise self.error("STOCHASTIC pooling takes no padding (as in Caffe)")
+        if self.kernel and (self.pad[0] >= self.kernel[0] or self.pad[1] >= self.kernel[1]):
+            raise self.error(f"pad {self.pad} must be smaller than the kernel {self.kernel}")
+        self.ceil = self._ceil()
+        self.op: Pool2D | None = None
+
+    def reshape(self, bottom: Blobs, top: Blobs) -> None:
+        n, c, h, w = bottom[0].shape
+        geometry = PoolGeometry(self.kernel or (h, w), self.stride, self.pad, self.ceil)
+        if self.op is None or self.op.geometry != geometry:
+            self.op = Pool2D(geometry)
+        oh, ow = geometry.output_size(h, w)
+        if oh < 1 or ow < 1:
+            raise self.error(f"input {h}x{w} is smaller than the {geometry.kernel} kernel (pad {self.pad})")
+        for t in top:
+            t.reshape((n, c, oh, ow))
+
+    def forward(self, bottom: Blobs, top: Blobs) -> None:
+        x, y = bottom[0].data, top[0].data
+        method = self.param.pooling_param.pool
+        if method == Method.MAX:
+            self.op.max_forward(x, y)
+            if len(top) > 1:
+                top[1].data = self.op.mask(x.shape[3])
+        elif method == Method.AVE:
+            self.op.ave_forward(x, y)
+        else:
+            self.op.stochastic_forward(x, y, self.ctx.rng if self.ctx.training else None)
+
+    def backward(self, top: Blobs, propagate_down: list[bool], bottom: Blobs) -> None:
+        if not propagate_down[0]:
+            return
+        method = self.param.pooling_param.pool
+        if method == Method.AVE:
+            self.op.ave_backward(top[0].diff, bottom[0].diff)
+        elif method == Method.MAX or self.ctx.training:
+            self.op.max_backward(top[0].diff, bottom[0].diff)
+        else:
+            raise self.error("STOCHASTIC pooling has no gradient in the TEST phase (it samples in TRAIN)")
+
+    def _pair(self, single: str, name_h: str, name_w: str, default: int | None) -> tuple[int, int]:
+        """Caffe's rule: `single`, or both `name_h` and `name_w`, never a mix."""
+        p = self.param.pooling_param
+        has_h, has_w = p.HasField(name_h), p.HasField(name_w)
+        if has_h or has_w:
+            if p.HasField(single) or not (has_h and has_w):
+                raise self.error(f"give {single}, or both {name_h} and {name_w}")
+            return getattr(p, name_h), getattr(p, name_w)
+        if default is None and not p.HasField(single):
+            raise self.error(f"pooling_param needs {single} (or {name_h} and {name_w})",
+                             hint="or set global_pooling: true")
+        value = getattr(p, single) if p.HasField(single) else default
+        return value, value
+
+    def _ceil(self) -> bool:
+        """round_mode CEIL (the default) or FLOOR; the fork spelling ceil_mode: false means FLOOR."""
+        p = self.param.pooling_param
+        ceil = p.round_mode == pb.PoolingParameter.CEIL
+        if p.HasField("ceil_mode"):
+            if p.HasField("round_mode") and p.ceil_mode != ceil:
+                raise self.error(f"ceil_mode: {str(p.ceil_mode).lower()} contradicts round_mode: "
+                                 f"{pb.PoolingParameter.RoundMode.Name(p.round_mode)}")
+            ceil = p.ceil_mode
+        return ceil

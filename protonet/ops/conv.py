@@ -1,0 +1,206 @@
+"""2-D convolution kernels (Caffe's geometry): im2col as one strided copy, products batched over groups.
+
+With x (N, C, H, W), weights W (O, C/G, kh, kw) in G groups and output y (N, O, OH, OW):
+
+    y[n, o, p, q] = b[o] + sum_{c in group(o), i, j} W[o, c, i, j] * xpad[n, c, p*sh + i*dh, q*sw + j*dw]
+    OH = (H + 2*ph - (dh*(kh - 1) + 1)) // sh + 1   (and likewise OW)
+
+im2col lays the windows out as `col` (G, N*OH*OW, K) with K = (kh, kw, C/G) in one copy from a
+strided view; y is then one product per group. Backward: dW += dy @ col; dx is col2im of W^T dy,
+one product per kernel offset (i, j) and one strided window add of its result, never a scatter.
+
+Inside, images are laid out channels-last when a window row (C/G * kw values) is longer than an
+output row (OW values): the strided copy then moves longer contiguous runs (measured: LeNet conv2
+im2col 0.15 ms channels-last vs 0.9 ms channels-first; conv1, with one channel, the other way round).
+Every array the caller passes keeps Caffe's NCHW shape. Buffers are kept between calls and
+reallocated only when a shape changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+Pair = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class ConvGeometry:
+    """Kernel, stride, pad and dilation as (h, w) pairs, and the number of groups."""
+
+    kernel: Pair
+    stride: Pair = (1, 1)
+    pad: Pair = (0, 0)
+    dilation: Pair = (1, 1)
+    group: int = 1
+
+    def output_size(self, height: int, width: int) -> Pair:
+        """(OH, OW) = (in + 2*pad - (dilation*(k - 1) + 1)) // stride + 1; may be < 1 for too small inputs."""
+        return tuple(  # type: ignore[return-value]
+            (size + 2 * p - (d * (k - 1) + 1)) // s + 1
+            for size, k, s, p, d in zip((height, width), self.kernel, self.stride, self.pad, self.dilation,
+                                             strict=True))
+
+    def input_size(self, height: int, width: int) -> Pair:
+        """The inverse map, Deconvolution's output size: stride*(in - 1) + dilation*(k - 1) + 1 - 2*pad."""
+        return tuple(  # type: ignore[return-value]
+            s * (size - 1) + d * (k - 1) + 1 - 2 * p
+            for size, k, s, p, d in zip((height, width), self.kernel, self.stride, self.pad, self.dilation,
+                                             strict=True))
+
+
+class Conv2D:
+    """Convolution kernels for one geometry, with the buffers they reuse.
+
+    The image side is x (N, C, H, W), the output side y (N, O, OH, OW). `col` and `rows` are the
+    internal matrices: col (G, N*OH*OW, K) from `im2col(x)`, rows (G, O/G, N*OH*OW) from `rows(y)`.
+    A `col` stays valid until the next `im2col` call on this object.
+    """
+
+    def __init__(self, geometry: ConvGeometry) -> None:
+        self.geometry = geometry
+        self.buffers = Buffers()
+
+    # -- forward: y = W * x + b --------------------------------------------------------------------
+
+    def im2col(self, x: np.ndarray) -> np.ndarray:
+        """col[g, (n, p, q), (i, j, c)] = xpad[n, g*C/G + c, p*sh + i*dh, q*sw + j*dw]; one copy."""
+        (n, c, h, w), g = x.shape, self.geometry.group
+        (kh, kw), (oh, ow) = self.geometry.kernel, self._output_size(h, w)
+        channels_last = self._channels_last(c, ow)
+        image = self._padded("image", x.shape, x.dtype, channels_last)
+        if image is None:
+            image = x
+        else:
+            self._interior(image, h, w)[...] = x
+        sn, sc, sh, sw = image.strides
+        (sth, stw), (dh, dw) = self.geometry.stride, self.geometry.dilation
+        windows = as_strided(image, (g, n, oh, ow, kh, kw, c // g),
+                             (c // g * sc, sn, sth * sh, stw * sw, dh * sh, dw * sw, sc), writeable=False)
+        if channels_last:
+            col = self.buffers.get("col", (g, n, oh, ow, kh, kw, c // g), x.dtype)
+            np.copyto(col, windows)
+            return col.reshape(g, n * oh * ow, -1)
+        col = self.buffers.get("col", (g, kh, kw, c // g, n, oh, ow), x.dtype)
+        np.copyto(col.transpose(0, 4, 5, 6, 1, 2, 3), windows)
+        return col.reshape(g, -1, n * oh * ow).swapaxes(1, 2)
+
+    def forward(self, col: np.ndarray, w: np.ndarray, b: np.ndarray | None, y: np.ndarray) -> None:
+        """y (N, O, OH, OW) = W @ col^T (+ b), from the col of `im2col`."""
+        g = self.geometry.group
+        product = self.buffers.get("product", (g, w.shape[0] // g, col.shape[1]), w.dtype)
+        np.matmul(self._weights(w), col.swapaxes(1, 2), out=product)
+        n, o, oh, ow = y.shape
+        source = product.reshape(g, o // g, n, oh * ow).transpose(2, 0, 1, 3)
+        target = y.reshape(n, g, o // g, oh * ow)
+        if b is None:
+            np.copyto(target, source)
+        else:
+            np.add(source, b.reshape(1, g, o // g, 1), out=target)
+
+    # -- backward ----------------------------------------------------------------------------------
+
+    def rows(self, y: np.ndarray) -> np.ndarray:
+        """An output-side array (N, O, OH, OW) as rows (G, O/G, N*OH*OW) (a copy, in a reused buffer)."""
+        n, o, oh, ow = y.shape
+        g = self.geometry.group
+        rows = self.buffers.get("rows", (g, o // g, n, oh * ow), y.dtype)
+        np.copyto(rows, y.reshape(n, g, o // g, oh * ow).transpose(1, 2, 0, 3))
+        return rows.reshape(g, o // g, -1)
+
+    def weight_grad(self, col: np.ndarray, rows: np.ndarray, dw: np.ndarray) -> None:
+        """dW += rows @ col, added into dw (O, C/G, kh, kw)."""
+        g, (kh, kw) = self.geometry.group, self.geometry.kernel
+        o, cg = dw.shape[:2]
+        grad = self.buffers.get("weight_grad", (g, o // g, col.shape[2]), dw.dtype)
+        np.matmul(rows, col, out=grad)
+        target = dw.reshape(g, o // g, cg, kh, kw)
+        np.add(target, grad.reshape(g, o // g, kh, kw, cg).transpose(0, 1, 4, 2, 3), out=target)
+
+    def data_grad(self, rows: np.ndarray, w: np.ndarray, dx: np.ndarray) -> None:
+        """dx (N, C, H, W) = col2im(W^T @ rows): per kernel offset (i, j) one product
+        d[g, (n, p, q), c] = sum_o rows[g, o, (n, p, q)] W[g*O/G + o, c, i, j], added to the window
+        dxpad[n, g*C/G + c, p*sh + i*dh, q*sw + j*dw] as one strided slice."""
+        (n, c, h, w_), g = dx.shape, self.geometry.group
+        (kh, kw), (oh, ow) = self.geometry.kernel, self._output_size(h, w_)
+        (sth, stw), (dh, dw) = self.geometry.stride, self.geometry.dilation
+        channels_last = self._channels_last(c, ow)
+        image = self._padded("image_grad", dx.shape, dx.dtype, channels_last)
+        if image is None:
+            image = dx
+        image.fill(0)
+        weights = self._weights(w).reshape(g, -1, kh, kw, c // g)
+        if channels_last:  # (G, N*OH*OW, C/G) = rows^T @ W_ij
+            offset = self.buffers.get("offset_grad", (g, n * oh * ow, c // g), dx.dtype)
+            offset_nchw = offset.reshape(g, n, oh, ow, c // g).transpose(1, 0, 4, 2, 3)
+        else:  # (G, C/G, N*OH*OW) = W_ij^T @ rows
+            offset = self.buffers.get("offset_grad", (g, c // g, n * oh * ow), dx.dtype)
+            offset_nchw = offset.reshape(g, c // g, n, oh, ow).transpose(2, 0, 1, 3, 4)
+        grouped = image.reshape(n, g, c // g, *image.shape[2:])
+        for i in range(kh):
+            for j in range(kw):
+                if channels_last:
+                    np.matmul(rows.swapaxes(1, 2), weights[:, :, i, j, :], out=offset)
+                else:
+                    np.matmul(weights[:, :, i, j, :].swapaxes(1, 2), rows, out=offset)
+                window = grouped[..., i * dh:i * dh + sth * (oh - 1) + 1:sth,
+                                 j * dw:j * dw + stw * (ow - 1) + 1:stw]
+                np.add(window, offset_nchw, out=window)
+        if image is not dx:
+            np.copyto(dx, self._interior(image, h, w_))
+
+    # -- helpers -----------------------------------------------------------------------------------
+
+    def _output_size(self, height: int, width: int) -> Pair:
+        oh, ow = self.geometry.output_size(height, width)
+        if oh < 1 or ow < 1:
+            raise ValueError(f"input {height}x{width} is smaller than the {self.geometry.kernel} kernel "
+                             f"(with pad {self.geometry.pad}, dilation {self.geometry.dilation})")
+        return oh, ow
+
+    def _channels_last(self, channels: int, out_width: int) -> bool:
+        """Whether the longer contiguous run is a window row (C/G values, times kw if undilated)
+        rather than an output row (OW values if stride 1)."""
+        geo = self.geometry
+        run_cl = channels // geo.group * (geo.kernel[1] if geo.dilation[1] == 1 else 1)
+        run_cf = out_width if geo.stride[1] == 1 else 1
+        return run_cl > run_cf
+
+    def _weights(self, w: np.ndarray) -> np.ndarray:
+        """W (O, C/G, kh, kw) as (G, O/G, K) with K in col's order (kh, kw, C/G)."""
+        (o, cg, kh, kw), g = w.shape, self.geometry.group
+        out = self.buffers.get("weights", (g, o // g, kh, kw, cg), w.dtype)
+        np.copyto(out, w.reshape(g, o // g, cg, kh, kw).transpose(0, 1, 3, 4, 2))
+        return out.reshape(g, o // g, -1)
+
+    def _padded(self, name: str, shape: tuple[int, ...], dtype: np.dtype,
+                channels_last: bool) -> np.ndarray | None:
+        """A zero-bordered (N, C, H + 2ph, W + 2pw) view (channels-last memory if asked), or None when
+        the caller's own array can serve (no padding, channels-first)."""
+        (ph, pw), (n, c, h, w) = self.geometry.pad, shape
+        if not (ph or pw or channels_last):
+            return None
+        if channels_last:
+            return self.buffers.get(name + "_cl", (n, h + 2 * ph, w + 2 * pw, c), dtype).transpose(0, 3, 1, 2)
+        return self.buffers.get(name, (n, c, h + 2 * ph, w + 2 * pw), dtype)
+
+    def _interior(self, image: np.ndarray, height: int, width: int) -> np.ndarray:
+        ph, pw = self.geometry.pad
+        return image[:, :, ph:ph + height, pw:pw + width]
+
+
+class Buffers:
+    """Named work arrays kept between calls, so that steady state allocates nothing."""
+
+    def __init__(self) -> None:
+        self._arrays: dict[object, np.ndarray] = {}
+
+    def get(self, name: object, shape: tuple[int, ...], dtype: np.dtype | type,
+            fill: float = 0) -> np.ndarray:
+        """The array kept under `name`; a new one filled with `fill` when shape or dtype change."""
+        array = self._arrays.get(name)
+        if array is None or array.shape != tuple(shape) or array.dtype != dtype:
+            array = self._arrays[name] = np.full(shape, fill, dtype)
+        return array

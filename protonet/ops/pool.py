@@ -1,0 +1,262 @@
+"""2-D pooling kernels with Caffe's geometry and tie rules (pooling_layer.cpp / .cu).
+
+Output size per axis: OH = ceil((H + 2*pad - k) / stride) + 1 (floor with round_mode FLOOR); then,
+when any pad is non-zero and the last window starts at or beyond H + pad, that window is dropped.
+Window (p, q) covers rows p*stride - pad ... p*stride - pad + k - 1, clipped to the input for MAX
+and STOCHASTIC. AVE divides by the window clipped to H + pad (padding counts, the overhang beyond
+it does not).
+
+Every method works window offset by window offset: for each (i, j) in the kernel one strided slice
+x[p*s + i, q*s + j] over all (n, c, p, q) at once, so a 2x2 stride-2 max is the maximum of four
+strided quadrants. The input is copied into a bordered buffer only when padding or a ceil overhang
+asks for one. MAX keeps, per output, the offset i*kw + j of the FIRST maximum in row-major window
+order (Caffe's strict `>` scan), and its backward sends the gradient there only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .conv import Buffers, Pair
+
+FLT_MIN = float(np.finfo(np.float32).tiny)  # Caffe's guard in the stochastic test-time divisor
+
+
+@dataclass(frozen=True)
+class PoolGeometry:
+    kernel: Pair
+    stride: Pair = (1, 1)
+    pad: Pair = (0, 0)
+    ceil: bool = True
+
+    def output_size(self, height: int, width: int) -> Pair:
+        """Caffe's pooled size; may be < 1 when the kernel does not fit the padded input."""
+        sizes = []
+        for size, k, s, p in zip((height, width), self.kernel, self.stride, self.pad, strict=True):
+            span = size + 2 * p - k
+            out = (-(-span // s) if self.ceil else span // s) + 1
+            if any(self.pad) and (out - 1) * s >= size + p:
+                out -= 1
+            sizes.append(out)
+        return sizes[0], sizes[1]
+
+
+class Pool2D:
+    """MAX, AVE and STOCHASTIC pooling of (N, C, H, W) arrays for one geometry, with reused buffers.
+
+    `argmax` (N, C, OH, OW) holds, after a MAX or training STOCHASTIC forward, the chosen offset in
+    each window; the backward of those methods reads it.
+    """
+
+    def __init__(self, geometry: PoolGeometry) -> None:
+        self.geometry = geometry
+        self.buffers = Buffers()
+        self.argmax: np.ndarray | None = None
+
+    # -- MAX ---------------------------------------------------------------------------------------
+
+    def max_forward(self, x: np.ndarray, y: np.ndarray) -> None:
+        """y = max over the window; argmax = the offset of its first maximum."""
+        self.argmax = self.buffers.get("argmax", y.shape, np.min_scalar_type(self._kernel_count() - 1))
+        if self._is_global(x):
+            flat = x.reshape(*x.shape[:2], -1)
+            first = flat.argmax(axis=-1)[..., None]
+            self.argmax[...] = first.reshape(y.shape)
+            np.copyto(y, np.take_along_axis(flat, first, -1).reshape(y.shape))
+            return
+        windows = self._windows(self._source(x, np.finfo(x.dtype).min), y.shape)
+        np.copyto(y, windows[0])
+        for window in windows[1:]:
+            np.maximum(y, window, out=y)
+        equal = self._start_marking(y.shape)
+        for k, window in enumerate(windows):
+            np.equal(window, y, out=equal)
+            self._mark_first(k, equal)
+
+    def max_backward(self, dy: np.ndarray, dx: np.ndarray) -> None:
+        """dx[chosen element of each window] += dy, the choice being `argmax` of the last forward."""
+        if self._is_global(dx):
+            dx.fill(0)
+            flat = dx.reshape(*dx.shape[:2], -1)
+            np.put_along_axis(flat, self.argmax.reshape(*dx.shape[:2], 1), dy.reshape(*dx.shape[:2], 1), -1)
+            return
+        target = self._target(dx)
+        chosen = self.buffers.get("chosen", dy.shape, bool)
+        part = self.buffers.get("part", dy.shape, dy.dtype)
+        overlap = self._overlapping()
+        for k, window in enumerate(self._windows(target, dy.shape)):
+            np.equal(self.argmax, k, out=chosen)
+            if overlap:
+                np.multiply(dy, chosen, out=part)
+                window += part
+            else:  # each input element lies in one window at most: assign
+                np.multiply(dy, chosen, out=window)
+        self._crop(target, dx)
+
+    def mask(self, width: int) -> np.ndarray:
+        """Caffe's top mask: the flat index h*W + w in the input plane of each window's chosen element."""
+        kw, (sh, sw), (ph, pw) = self.geometry.kernel[1], self.geometry.stride, self.geometry.pad
+        oh, ow = self.argmax.shape[2:]
+        rows = (np.arange(oh) * sh - ph)[:, None] + self.argmax // kw
+        cols = (np.arange(ow) * sw - pw)[None, :] + self.argmax % kw
+        return rows * width + cols
+
+    # -- AVE ---------------------------------------------------------------------------------------
+
+    def ave_forward(self, x: np.ndarray, y: np.ndarray) -> None:
+        """y = (sum over the window) / (window area clipped to the padded input)."""
+        if self._is_global(x):
+            np.mean(x, axis=(2, 3), keepdims=True, out=y)
+            return
+        source = self._source(x, 0)
+        for k, window in enumerate(self._windows(source, y.shape)):
+            if k == 0:
+                np.copyto(y, window)
+            else:
+                y += window
+        y *= self._inverse_area(x.shape, y.dtype)
+
+    def ave_backward(self, dy: np.ndarray, dx: np.ndarray) -> None:
+        """dx[window] += dy / area, for every window."""
+        if self._is_global(dx):
+            np.multiply(dy, 1.0 / (dx.shape[2] * dx.shape[3]), out=dx)
+            return
+        scaled = self.buffers.get("scaled", dy.shape, dy.dtype)
+        np.multiply(dy, self._inverse_area(dx.shape, dy.dtype), out=scaled)
+        target = self._target(dx)
+        overlap = self._overlapping()
+        for window in self._windows(target, dy.shape):
+            if overlap:
+                window += scaled
+            else:
+                np.copyto(window, scaled)
+        self._crop(target, dx)
+
+    # -- STOCHASTIC (Caffe's GPU kernels; no padding) ----------------------------------------------
+
+    def stochastic_forward(self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator | None) -> None:
+        """Training (rng given): pick element e of the window with probability x_e / sum(window), by
+        the first running sum >= u * sum, u ~ U[0, 1); argmax records it. Test (rng None):
+        y = sum(x^2) / (FLT_MIN + sum(x))."""
+        source = self._source(x, 0)
+        windows = self._windows(source, y.shape)
+        total = self.buffers.get("total", y.shape, y.dtype)
+        part = self.buffers.get("part", y.shape, y.dtype)
+        total.fill(0)
+        if rng is None:
+            y.fill(0)
+            for window in windows:
+                total += window
+                y += np.multiply(window, window, out=part)
+            total += FLT_MIN
+            y /= total
+            return
+        for window in windows:
+            total += window
+        threshold = total * rng.random(y.shape, dtype=y.dtype)
+        self.argmax = self.buffers.get("argmax", y.shape, np.min_scalar_type(self._kernel_count() - 1))
+        reached = self._start_marking(y.shape)
+        total.fill(0)
+        y.fill(0)
+        for k, window in enumerate(windows):
+            total += window
+            np.greater_equal(total, threshold, out=reached)
+            np.multiply(window, self._mark_first(k, reached), out=part)
+            y += part
+
+    # -- choosing one element per window (branch-free: masked writes are slow on random masks) --------
+
+    def _start_marking(self, shape: tuple[int, ...]) -> np.ndarray:
+        """Reset `argmax` and the found flags; returns a boolean scratch array for the candidates."""
+        self.argmax.fill(0)
+        self.buffers.get("found", shape, bool).fill(False)
+        return self.buffers.get("candidate", shape, bool)
+
+    def _mark_first(self, k: int, candidate: np.ndarray) -> np.ndarray:
+        """Where `candidate` holds and no earlier offset was chosen, choose offset k; returns those places."""
+        found = self.buffers.get("found", candidate.shape, bool)
+        np.greater(candidate, found, out=candidate)  # candidate and not found
+        found |= candidate
+        step = self.buffers.get("step", candidate.shape, self.argmax.dtype)
+        np.multiply(candidate, self.argmax.dtype.type(k), out=step)
+        self.argmax += step
+        return candidate
+
+    # -- geometry helpers --------------------------------------------------------------------------
+
+    def _overlapping(self) -> bool:
+        return any(s < k for s, k in zip(self.geometry.stride, self.geometry.kernel, strict=True))
+
+    def _kernel_count(self) -> int:
+        return self.geometry.kernel[0] * self.geometry.kernel[1]
+
+    def _is_global(self, x: np.ndarray) -> bool:
+        """One window exactly over the whole plane: reduce the flattened plane instead."""
+        return self.geometry.kernel == x.shape[2:] and not any(self.geometry.pad)
+
+    def _extent(self, height: int, width: int) -> tuple[int, int, int, int]:
+        """(OH, OW, rows, cols) where rows x cols is the span of all windows, from -pad."""
+        (kh, kw), (sh, sw) = self.geometry.kernel, self.geometry.stride
+        oh, ow = self.geometry.output_size(height, width)
+        if oh < 1 or ow < 1:
+            raise ValueError(f"input {height}x{width} is smaller than the {self.geometry.kernel} kernel "
+                             f"(with pad {self.geometry.pad})")
+        return oh, ow, (oh - 1) * sh + kh, (ow - 1) * sw + kw
+
+    def _needs_buffer(self, height: int, width: int) -> bool:
+        _, _, rows, cols = self._extent(height, width)
+        return any(self.geometry.pad) or rows > height or cols > width
+
+    def _source(self, x: np.ndarray, fill: float) -> np.ndarray:
+        """x itself, or x inside a border of `fill` wide enough for every window (kept between calls)."""
+        n, c, h, w = x.shape
+        if not self._needs_buffer(h, w):
+            return x
+        _, _, rows, cols = self._extent(h, w)
+        source = self.buffers.get(("source", fill), (n, c, rows, cols), x.dtype, fill)
+        (ph, pw), (rh, rw) = self.geometry.pad, self._inside(h, w, rows, cols)
+        source[:, :, ph:ph + rh, pw:pw + rw] = x[:, :, :rh, :rw]
+        return source
+
+    def _target(self, dx: np.ndarray) -> np.ndarray:
+        """A zeroed gradient array covering every window: dx itself or a bordered buffer."""
+        n, c, h, w = dx.shape
+        target = dx
+        if self._needs_buffer(h, w):
+            _, _, rows, cols = self._extent(h, w)
+            target = self.buffers.get("target", (n, c, rows, cols), dx.dtype)
+        target.fill(0)
+        return target
+
+    def _crop(self, target: np.ndarray, dx: np.ndarray) -> None:
+        """dx = the input region of a bordered gradient buffer (zero where no window reaches)."""
+        if target is dx:
+            return
+        h, w = dx.shape[2:]
+        (ph, pw), (rh, rw) = self.geometry.pad, self._inside(h, w, *target.shape[2:])
+        dx.fill(0)
+        dx[:, :, :rh, :rw] = target[:, :, ph:ph + rh, pw:pw + rw]
+
+    def _inside(self, height: int, width: int, rows: int, cols: int) -> Pair:
+        """How many input rows and columns lie inside the window span."""
+        ph, pw = self.geometry.pad
+        return min(height, rows - ph), min(width, cols - pw)
+
+    def _windows(self, source: np.ndarray, out_shape: tuple[int, ...]) -> list[np.ndarray]:
+        """For each kernel offset (i, j), row-major: the view source[:, :, p*sh + i, q*sw + j]."""
+        (kh, kw), (sh, sw), (oh, ow) = self.geometry.kernel, self.geometry.stride, out_shape[2:]
+        return [source[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw]
+                for i in range(kh) for j in range(kw)]
+
+    def _inverse_area(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        """1 / area of each window clipped to [-pad, size + pad) (an empty window counts as 1)."""
+        h, w = shape[2:]
+        oh, ow = self.geometry.output_size(h, w)
+        areas = []
+        for size, out, k, s, p in zip((h, w), (oh, ow), self.geometry.kernel, self.geometry.stride,
+                                      self.geometry.pad, strict=True):
+            start = np.arange(out) * s - p
+            areas.append(np.maximum(np.minimum(start + k, size + p) - start, 1))
+        return (1.0 / (areas[0][:, None] * areas[1][None, :])).astype(dtype)

@@ -1,0 +1,8 @@
+"""Solvers: the training loop, learning-rate policies, the six update rules, snapshots and resume."""
+
+from .base import Solver
+from .build import RULES
+from .lr_policy import POLICIES, learning_rate
+from .signals import SignalHandler
+
+__all__ = ["POLICIES", "RULES", "SignalHandler", "Solver", "learning_rate"]

@@ -1,0 +1,400 @@
+"""Solver: Caffe's training loop (solver.cpp, sgd_solver.cpp) over a train net and its test nets.
+
+One iteration, in Caffe's order: clear the param diffs; test when due; iter_size x forward_backward
+(loss averaged); display; the update (lr policy -> clip all gradients by their global L2 norm -> per
+param: normalise by 1/iter_size, regularise, update rule, W -= update); iter += 1; poll signals;
+snapshot when due.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+
+from ..config import save
+from ..errors import ConfigError, NumericalError, WeightsError
+from ..io import atomic_write
+from ..net import Net
+from ..proto import pb
+from ..weights import array_to_blobproto, blob_fits, blobproto_to_array
+from .build import RULES, build_net, load, net_seeds, net_specs, resolved, snapshot_prefix, validate
+from .lr_policy import learning_rate
+from .monitor import Monitor
+from .signals import NONE, SNAPSHOT, STOP, SignalHandler
+from .snapshot import (
+    check_writable,
+    decode_random_state,
+    encode_random_state,
+    learned_net_path,
+    read_state,
+    snapshot_paths,
+)
+
+log = logging.getLogger("protonet")
+
+Weights = str | Path | list[str | Path] | None
+
+
+class Solver:
+    """Trains the net a solver file (prototxt/YAML) or a pb.SolverParameter describes.
+
+    `overrides` are "key=value" strings applied to the solver before it is checked; `weights` (a path
+    or list of paths) are copied in by layer name for fine-tuning, except the layers in `reinit`;
+    `progress` shows a tqdm bar on stderr. Then `solve()` trains to max_iter (after `restore()` when
+    resuming), or `step(n)` runs n iterations.
+    """
+
+    def __init__(self, solver: str | Path | pb.SolverParameter, overrides: list[str] | None = None, *,
+                 weights: Weights = None, reinit: tuple[str, ...] | list[str] = (), progress: bool = False,
+                 dtype: type | np.dtype = np.float32) -> None:
+        self.param, self.source = load(solver, overrides)
+        file = str(self.source) if self.source else None
+        validate(self.param, file)
+        self.specs = net_specs(self.param, self.source)
+        self.seed, seeds = net_seeds(self.param.random_seed, len(self.specs))
+        self._net = build_net(self.specs[0], seeds[0], dtype)
+        self._test_nets = [build_net(spec, seed, dtype)
+                           for spec, seed in zip(self.specs[1:], seeds[1:], strict=True)]
+        for net in self._test_nets:
+            net.share_with(self._net)
+        self.prefix = snapshot_prefix(self.param, self.source, self._net.name)
+        if self.param.snapshot_format == pb.SolverParameter.HDF5:
+            log.warning("snapshot_format HDF5 is not supported: writing binary proto snapshots instead")
+        learnable = self._net.learnable
+        self.rule = RULES[self.param.type](self.param, [p.blob.shape for p in learnable], np.dtype(dtype))
+        self._iter = 0
+        self.current_step = 0
+        self.losses: deque[float] = deque(maxlen=self.param.average_loss)
+        self.test_scores: list[dict[str, float | np.ndarray]] = [{} for _ in self._test_nets]
+        self.stopped_early = False
+        self.last_snapshot: tuple[int, str] | None = None
+        self.monitor = Monitor(f"{self.prefix}_metrics.jsonl" if self.prefix else None, progress)
+        self._started = False
+        self._copy_weights(weights, reinit)
+
+    # -- the public surface ---------------------------------------------------------------------
+
+    @property
+    def net(self) -> Net:
+        return self._net
+
+    @property
+    def test_nets(self) -> list[Net]:
+        return self._test_nets
+
+    @property
+    def iter(self) -> int:
+        """Updates done so far."""
+        return self._iter
+
+    @property
+    def lr(self) -> float:
+        """The learning rate of the next update."""
+        return learning_rate(self.param, self._iter, self.current_step)[0]
+
+    @property
+    def smoothed_loss(self) -> float:
+        """Mean of the last average_loss iteration losses (nan before the first)."""
+        return sum(self.losses) / len(self.losses) if self.losses else math.nan
+
+    def solve(self, signals: SignalHandler | None = None) -> None:
+        """Train to max_iter from the current iteration; snapshot at the end (snapshot_after_train)."""
+        log.info("Solving %s", self._net.name)
+        log.info("Learning Rate Policy: %s", self.param.lr_policy)
+        self.step(self.param.max_iter - self._iter, signals)
+        if self.param.snapshot_after_train and not self._snapshotted():
+            self._snapshot_if_possible()
+        if self.stopped_early:
+            log.info("Optimization stopped early.")
+            return
+        display = self.param.display
+        if display and self._iter % display == 0:
+            self._net.forward()
+            self._record_loss(self._net.loss)
+            log.info("Iteration %d, loss = %.6g", self._iter, self.smoothed_loss)
+        if self._test_due(after_train=True):
+            self.test_all(signals)
+        log.info("Optimization Done.")
+
+    def step(self, iters: int, signals: SignalHandler | None = None) -> None:
+        """Run `iters` iterations (fewer when a signal asks to stop; a stop always snapshots)."""
+        self._start_run()
+        stop_iter = self._iter + iters
+        self.stopped_early = False
+        with self.monitor.running(self._iter, stop_iter):
+            while self._iter < stop_iter and not self.stopped_early:
+                self._net.clear_param_diffs()
+                if self._test_due():
+                    self.test_all(signals)
+                    if self.stopped_early:
+                        break
+                loss = self._forward_backward()
+                rate, self.current_step = self._rate()
+                if self.param.display and self._iter % self.param.display == 0:
+                    self.monitor.train(self._iter, self.smoothed_loss, rate, self._outputs(self._net),
+                                       self._loss_weights(self._net))
+                self._apply_update(rate)
+                self._iter += 1
+                self.monitor.tick(loss, rate)
+                action = signals.poll() if signals else NONE
+                snapshot_due = self.param.snapshot and self._iter % self.param.snapshot == 0
+                if snapshot_due or action == SNAPSHOT:
+                    self.snapshot()
+                self.stopped_early = action == STOP
+        if self.stopped_early:
+            log.info("Stopping at iteration %d, as requested", self._iter)
+            if not self._snapshotted():
+                self._snapshot_if_possible()
+
+    def test_all(self, signals: SignalHandler | None = None) -> list[dict[str, float | np.ndarray]]:
+        """Run every test net for its test_iter batches; per net, the mean of each output (a float when
+        the output has one value, else a flat array), also kept in `test_scores`."""
+        for k in range(len(self._test_nets)):
+            if self.stopped_early:
+                break
+            self._test(k, signals)
+        return self.test_scores
+
+    # -- one iteration --------------------------------------------------------------------------
+
+    def _forward_backward(self) -> float:
+        size = self.param.iter_size
+        loss = sum(self._net.forward_backward() for _ in range(size)) / size
+        if not math.isfinite(loss):
+            raise self._non_finite(loss)
+        self._record_loss(loss)
+        return loss
+
+    def _record_loss(self, loss: float) -> None:
+        self.losses.append(float(np.float32(loss)))  # float32, as the state stores it: resume shows the same
+
+    def _rate(self) -> tuple[float, int]:
+        rate, step = learning_rate(self.param, self._iter, self.current_step)
+        if self.param.lr_policy == "multistep" and step != self.current_step:
+            log.info("MultiStep Status: Iteration %d, step = %d", self._iter, step)
+        return rate, step
+
+    def _apply_update(self, rate: float) -> None:
+        """Clip over all params, then per param: normalise, regularise, rule, W -= update."""
+        p = self.param
+        self._clip_gradients()
+        for k, lp in enumerate(self._net.learnable):
+            w, g = lp.blob.data, lp.blob.diff
+            if p.iter_size > 1:
+                g *= 1.0 / p.iter_size
+            decay = p.weight_decay * lp.decay_mult
+            if decay:
+                tmp = self.rule.scratch(0, w)
+                if p.regularization_type == "L2":
+                    np.multiply(w, decay, out=tmp)
+                else:
+                    np.sign(w, out=tmp)
+                    tmp *= decay
+                g += tmp
+            self.rule.compute(k, g, rate * lp.lr_mult, self._iter)
+            w -= g
+
+    def _clip_gradients(self) -> None:
+        """Scale every gradient by clip / norm when the global L2 norm exceeds clip_gradients."""
+        clip = self.param.clip_gradients
+        if clip < 0:
+            return
+        diffs = [lp.blob.diff for lp in self._net.learnable]
+        norm = math.sqrt(sum(float(np.vdot(g, g)) for g in diffs))
+        if norm > clip:
+            scale = clip / norm
+            log.info("Gradient clipping: scaling down gradients (L2 norm %.6g > %.6g) by scale factor %.6g",
+                     norm, clip, scale)
+            for g in diffs:
+                g *= scale
+
+    def _test_due(self, after_train: bool = False) -> bool:
+        interval = self.param.test_interval
+        if not (self._test_nets and interval and self._iter % interval == 0):
+            return False
+        return after_train or self._iter > 0 or self.param.test_initialization
+
+    def _test(self, k: int, signals: SignalHandler | None) -> None:
+        net = self._test_nets[k]
+        log.info("Iteration %d, Testing net (#%d)", self._iter, k)
+        sums: dict[str, np.ndarray] = {}
+        loss = 0.0
+        count = self.param.test_iter[k]
+        for _ in range(count):
+            action = signals.poll() if signals else NONE
+            if action == SNAPSHOT:
+                self.snapshot()
+            elif action == STOP:
+                self.stopped_early = True
+                log.info("Test interrupted.")
+                return
+            outputs = net.forward()
+            loss += net.loss
+            for name, value in outputs.items():
+                if name in sums:
+                    sums[name] += value.ravel()
+                else:
+                    sums[name] = value.astype(np.float64).ravel()
+        if self.param.test_compute_loss:
+            log.info("Test loss: %.6g", loss / count)
+        self.test_scores[k] = {name: float(total[0]) / count if total.size == 1 else total / count
+                               for name, total in sums.items()}
+        self.monitor.test(self._iter, k, loss / count, self.lr, self.test_scores[k], self._loss_weights(net))
+
+    @staticmethod
+    def _outputs(net: Net) -> dict[str, np.ndarray]:
+        return {name: net.blobs[name].data for name in net.outputs}
+
+    @staticmethod
+    def _loss_weights(net: Net) -> dict[str, float]:
+        weights: dict[str, float] = {}
+        for names, values in zip(net.top_names, net.loss_weights, strict=True):
+            for name, weight in zip(names, values, strict=True):
+                if weight:
+                    weights[name] = weight
+        return weights
+
+    def _non_finite(self, loss: float) -> NumericalError:
+        layer = first_non_finite_layer(self._net)
+        found = f"; layer '{layer}' is the first to output a non-finite value" if layer else ""
+        last = f"; the last good snapshot is {self.last_snapshot[1]}" if self.last_snapshot else ""
+        return NumericalError(f"the loss is {loss} at iteration {self._iter}{found}",
+                              hint=f"lower base_lr or set clip_gradients{last}")
+
+    # -- files ----------------------------------------------------------------------------------
+
+    def _start_run(self) -> None:
+        """Once per Solver, before the first iteration: the snapshot folder, the resolved configs, metrics."""
+        if self._started:
+            return
+        self._started = True
+        if self.prefix:
+            check_writable(self.prefix)
+            save(resolved(self.param, self.specs, self.seed, self.prefix), f"{self.prefix}_solver.prototxt")
+            save(self.specs[0].param, f"{self.prefix}_net.prototxt")
+        self.monitor.begin(self._iter)
+
+    def _snapshotted(self) -> bool:
+        return self.last_snapshot is not None and self.last_snapshot[0] == self._iter
+
+    def _snapshot_if_possible(self) -> None:
+        if self.prefix:
+            self.snapshot()
+        else:
+            log.info("No snapshot_prefix: not writing a snapshot at iteration %d", self._iter)
+
+    def snapshot(self) -> str:
+        """Write `<prefix>_iter_<N>.caffemodel`, then its `.solverstate`, atomically; returns the latter."""
+        if not self.prefix:
+            raise ConfigError("cannot snapshot: snapshot_prefix is not set", hint="set snapshot_prefix")
+        for lp in self._net.learnable:
+            if not np.isfinite(lp.blob.data).all():
+                raise NumericalError(f"parameter {lp.index} has non-finite values at iteration {self._iter}",
+                                     layer=lp.layer, hint="snapshot not written; lower base_lr")
+        model, state_path = snapshot_paths(self.prefix, self._iter)
+        log.info("Snapshotting to binary proto file %s", model)
+        if self.param.snapshot_diff:
+            atomic_write(model, self._net.to_proto(with_diff=True).SerializeToString())
+        else:
+            self._net.save(model)
+        log.info("Snapshotting solver state to binary proto file %s", state_path)
+        atomic_write(state_path, self.state(model).SerializeToString())
+        self.last_snapshot = (self._iter, state_path)
+        return state_path
+
+    def state(self, learned_net: str = "") -> pb.SolverState:
+        """The solver state: Caffe's fields plus generator states, data cursors and the loss window."""
+        state = pb.SolverState(iter=self._iter, current_step=self.current_step)
+        if learned_net:
+            state.learned_net = learned_net
+        for array in self.rule.state_arrays():
+            state.history.add().CopyFrom(array_to_blobproto(array))
+        state.random_state = encode_random_state([net.ctx.rng.bit_generator.state for net in self._nets()])
+        for name, layer in self._cursor_layers():
+            position, epoch = layer.cursor()
+            state.data_cursor.add(layer=name, position=position, epoch=epoch)
+        state.recent_loss.extend(self.losses)
+        return state
+
+    def restore(self, state_file: str | Path) -> None:
+        """Continue from a .solverstate: weights (learned_net), iteration, histories, generators, cursors."""
+        log.info("Restoring previous solver status from %s", state_file)
+        state = read_state(state_file)
+        histories = self._check_history(state, state_file)
+        if state.learned_net:
+            self._net.copy_from(learned_net_path(state, state_file))
+        for target, array in zip(self.rule.state_arrays(), histories, strict=True):
+            target[...] = array.reshape(target.shape)
+        self._iter, self.current_step = state.iter, state.current_step
+        if state.random_state:
+            rng_states = decode_random_state(state.random_state, state_file)
+            for net, rng_state in zip(self._nets(), rng_states, strict=False):
+                net.ctx.rng.bit_generator.state = rng_state
+        layers = dict(self._cursor_layers())
+        for cursor in state.data_cursor:
+            if cursor.layer in layers:
+                layers[cursor.layer].seek(cursor.position, cursor.epoch)
+            else:
+                log.warning("The state has a data cursor for layer '%s', which this net lacks", cursor.layer)
+        self.losses.clear()
+        self.losses.extend(state.recent_loss)
+        self.last_snapshot = (self._iter, str(state_file))
+        log.info("Resuming at iteration %d", self._iter)
+
+    def _check_history(self, state: pb.SolverState, path: str | Path) -> list[np.ndarray]:
+        targets = self.rule.state_arrays()
+        if len(state.history) != len(targets):
+            raise WeightsError(f"the state holds {len(state.history)} history blobs, the {self.param.type} "
+                               f"solver needs {len(targets)} for this net", file=str(path),
+                               hint="was it written for another net or another solver type?")
+        arrays = []
+        for k, (blob, target) in enumerate(zip(state.history, targets, strict=True)):
+            array = blobproto_to_array(blob, file=str(path))
+            if not blob_fits(array.shape, target.shape):
+                raise WeightsError(f"history blob {k} has shape {list(array.shape)}, the net needs "
+                                   f"{list(target.shape)}", file=str(path),
+                                   hint="was it written for another net?")
+            arrays.append(array)
+        return arrays
+
+    def _nets(self) -> list[Net]:
+        return [self._net, *self._test_nets]
+
+    def _cursor_layers(self) -> list[tuple[str, object]]:
+        """Layers with a read position (cursor() -> (position, epoch), seek(position, epoch)), by state name:
+        the layer's name in the train net, `test<k>/<name>` in test net k."""
+        found = []
+        for k, net in enumerate(self._nets()):
+            tag = "" if k == 0 else f"test{k - 1}/"
+            for layer in net.layers:
+                if callable(getattr(layer, "cursor", None)) and callable(getattr(layer, "seek", None)):
+                    found.append((tag + layer.name, layer))
+        return found
+
+    def _copy_weights(self, weights: Weights, reinit: tuple[str, ...] | list[str]) -> None:
+        """Fine-tuning: copy weights files in by layer name (the `weights` argument, else the solver's)."""
+        if weights is None:
+            files = [w.strip() for item in self.param.weights for w in item.split(",") if w.strip()]
+        else:
+            files = [weights] if isinstance(weights, (str, Path)) else list(weights)
+        for path in files:
+            log.info("Finetuning from %s", path)
+            self._net.copy_from(path, reinit=reinit, log=log.info)
+            for net in self._test_nets:
+                net.copy_from(path, reinit=reinit)
+
+
+def first_non_finite_layer(net: Net) -> str | None:
+    """The first layer whose output is non-finite in a fresh forward pass (None if all are finite)."""
+    for i, layer in enumerate(net.layers):
+        bottom = [net.blobs[name] for name in net.bottom_names[i]]
+        top = [net.blobs[name] for name in net.top_names[i]]
+        layer.reshape(bottom, top)
+        layer.forward(bottom, top)
+        if not all(np.isfinite(blob.data).all() for blob in top):
+            return layer.name
+    return None

@@ -1,0 +1,112 @@
+"""What a run reports: Caffe-style log lines on the "protonet" logger, a JSON-lines metrics file
+(`<prefix>_metrics.jsonl`, one object per display or test event) and an optional tqdm bar."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import StorageError
+from ..io import atomic_write
+
+log = logging.getLogger("protonet")
+
+Outputs = dict[str, np.ndarray]
+
+
+class Monitor:
+    def __init__(self, metrics_path: str | None, progress: bool) -> None:
+        self.metrics_path = Path(metrics_path) if metrics_path else None
+        self.progress = progress
+        self.bar = None
+        self.started = time.perf_counter()
+
+    def begin(self, iteration: int) -> None:
+        """Start the metrics file: empty for a fresh run, else keep the events before `iteration`."""
+        path = self.metrics_path
+        if path is None:
+            return
+        kept = ""
+        if iteration > 0 and path.is_file():
+            lines = path.read_text(encoding="utf-8").splitlines()
+            kept = "".join(line + "\n" for line in lines if _event_iter(line) < iteration)
+        atomic_write(path, kept.encode())
+
+    def event(self, **fields: object) -> None:
+        if self.metrics_path is None:
+            return
+        fields["seconds"] = round(time.perf_counter() - self.started, 3)
+        try:
+            with self.metrics_path.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(fields) + "\n")
+        except OSError as exc:
+            raise StorageError(f"cannot write metrics: {exc.strerror or exc}",
+                               file=str(self.metrics_path)) from None
+
+    def train(self, iteration: int, loss: float, lr: float, outputs: Outputs,
+              weights: dict[str, float]) -> None:
+        log.info("Iteration %d, loss = %s", iteration, _g(loss))
+        log_outputs("Train", outputs, weights)
+        log.info("Iteration %d, lr = %s", iteration, _g(lr))
+        self.event(iter=iteration, phase="train", loss=loss, lr=lr, outputs=plain(outputs))
+
+    def test(self, iteration: int, net: int, loss: float, lr: float, outputs: Outputs,
+             weights: dict[str, float]) -> None:
+        log_outputs("Test", outputs, weights)
+        self.event(iter=iteration, phase="test", net=net, loss=loss, lr=lr, outputs=plain(outputs))
+
+    @contextlib.contextmanager
+    def running(self, start: int, stop: int) -> Iterator[None]:
+        """A progress bar from `start` to `stop` (when asked for), with log lines printed above it."""
+        if not self.progress:
+            yield
+            return
+        from tqdm import tqdm
+        from tqdm.contrib.logging import logging_redirect_tqdm
+
+        with logging_redirect_tqdm(), tqdm(total=stop, initial=start, unit="it", file=sys.stderr,
+                                           dynamic_ncols=True, desc="train") as self.bar:
+            try:
+                yield
+            finally:
+                self.bar = None
+
+    def tick(self, loss: float, lr: float) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix(loss=_g(loss, 4), lr=_g(lr, 3), refresh=False)
+            self.bar.update(1)
+
+
+def log_outputs(kind: str, outputs: Outputs, weights: dict[str, float]) -> None:
+    """One line per output value, as Caffe: `Test net output #0: accuracy = 0.98`."""
+    index = 0
+    for name, values in outputs.items():
+        weight = weights.get(name, 0.0)
+        for value in np.ravel(values):
+            loss = f" (* {_g(weight)} = {_g(weight * value)} loss)" if weight else ""
+            log.info("    %s net output #%d: %s = %s%s", kind, index, name, _g(value), loss)
+            index += 1
+
+
+def plain(outputs: Outputs) -> dict[str, float | list[float]]:
+    """Outputs for JSON: a number for a scalar, a flat list otherwise."""
+    return {name: float(np.ravel(v)[0]) if np.size(v) == 1 else [float(x) for x in np.ravel(v)]
+            for name, v in outputs.items()}
+
+
+def _g(value: float, digits: int = 6) -> str:
+    return f"{float(value):.{digits}g}"
+
+
+def _event_iter(line: str) -> float:
+    try:
+        return float(json.loads(line)["iter"])
+    except (ValueError, KeyError, TypeError):
+        return float("inf")
