@@ -2,22 +2,42 @@
 
 from __future__ import annotations
 
+import math
+import os
+
 import numpy as np
 
-MAX_ELEMENTS = 2**31  # refuse absurd shapes before allocating (see check_shape)
+from .errors import ConfigError, ProtonetError
+
+MAX_ELEMENTS = 2**31  # default limit of elements per array; $PROTONET_MAX_ELEMENTS overrides it
+LIMIT_VARIABLE = "PROTONET_MAX_ELEMENTS"
 
 
-def check_shape(shape: tuple[int, ...], what: str = "blob") -> tuple[int, ...]:
-    """Validate a shape: non-negative dims and a sane element count."""
-    from .errors import ConfigError
+def max_elements() -> int:
+    """The most elements one blob (or work array) may hold: $PROTONET_MAX_ELEMENTS, else MAX_ELEMENTS."""
+    text = os.environ.get(LIMIT_VARIABLE, "").strip()
+    if not text:
+        return MAX_ELEMENTS
+    try:
+        limit = int(text)
+    except ValueError:
+        limit = 0
+    if limit <= 0:
+        raise ConfigError(f"{LIMIT_VARIABLE} must be a positive integer, found '{text}'",
+                          hint=f"unset it to use the default of {MAX_ELEMENTS}")
+    return limit
 
+
+def check_shape(shape: tuple[int, ...], what: str = "blob",
+                error: type[ProtonetError] = ConfigError) -> tuple[int, ...]:
+    """Validate a shape before anything of it is allocated: non-negative dims, at most max_elements()."""
     shape = tuple(int(d) for d in shape)
     if any(d < 0 for d in shape):
-        raise ConfigError(f"{what} shape {list(shape)} has a negative dimension")
-    count = int(np.prod(shape, dtype=np.float64)) if shape else 1
-    if count > MAX_ELEMENTS:
-        raise ConfigError(f"{what} shape {list(shape)} has {count} elements, over the limit of {MAX_ELEMENTS}",
-                          hint="raise protonet.blob.MAX_ELEMENTS if this is intended")
+        raise error(f"{what} shape {list(shape)} has a negative dimension")
+    limit = max_elements()
+    if math.prod(d or 1 for d in shape) > limit:  # zero dims skipped: numpy refuses those shapes too
+        raise error(f"{what} shape {list(shape)} exceeds the limit of {limit} elements per array",
+                    hint=f"set {LIMIT_VARIABLE} (or --max-elements) higher if this is intended")
     return shape
 
 
@@ -81,8 +101,6 @@ class Blob:
 
     def axis(self, index: int) -> int:
         """Canonical (non-negative) index of axis `index`, which may count from the end."""
-        from .errors import ConfigError
-
         if not -self.num_axes <= index < max(self.num_axes, 1):
             raise ConfigError(f"axis {index} out of range for a {self.num_axes}-axis blob {list(self.shape)}")
         return index % max(self.num_axes, 1)

@@ -81,6 +81,123 @@ def convert(source: str, target: str) -> None:
     click.echo(convert_file(source, target))
 
 
+EFFECT = click.Choice(["snapshot", "stop", "none"])
+
+
+@cli.command()
+@click.option("--solver", "solver_file", required=True, help="Solver file (.prototxt or .yaml).")
+@click.option("--weights", default=None, help="Initialise from these weights (fine-tuning), or zoo:NAME.")
+@click.option("--reinit", multiple=True, metavar="LAYER",
+              help="With --weights: keep this layer's fresh filler values (repeatable).")
+@click.option("--snapshot", default=None, help="Resume from this .solverstate.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a solver field, e.g. --set base_lr=0.001 (repeatable).")
+@click.option("--sigint-effect", type=EFFECT, default="stop", show_default=True,
+              help="Ctrl-C: stop (after a snapshot), snapshot (and go on) or none.")
+@click.option("--sighup-effect", type=EFFECT, default="snapshot", show_default=True,
+              help="SIGHUP: snapshot (and go on), stop (after a snapshot) or none.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar [default: when on a terminal].")
+def train(solver_file: str, weights: str | None, reinit: tuple[str, ...], snapshot: str | None,
+          overrides: tuple[str, ...], sigint_effect: str, sighup_effect: str, progress: bool | None) -> None:
+    """Train a net as the solver file says; snapshots go where snapshot_prefix points."""
+    from .solvers import SignalHandler, Solver
+    from .zoo import resolve_weights
+
+    if weights and snapshot:
+        raise click.UsageError("give --snapshot to resume or --weights to fine-tune, not both")
+    if reinit and not weights:
+        raise click.UsageError("--reinit applies only with --weights")
+    solver = Solver(solver_file, overrides=list(overrides), reinit=list(reinit),
+                    weights=resolve_weights(weights) if weights else None,
+                    progress=sys.stderr.isatty() if progress is None else progress)
+    if snapshot:
+        solver.restore(snapshot)
+    with SignalHandler(sigint=sigint_effect, sighup=sighup_effect, sigterm="stop") as signals:
+        solver.solve(signals)
+    if solver.last_snapshot:
+        click.echo(f"last snapshot: {solver.last_snapshot[1]} (iteration {solver.last_snapshot[0]})")
+
+
+@cli.command()
+@click.option("--model", required=True, help="Net definition, or zoo:NAME.")
+@click.option("--weights", default=None, help="Weights (.caffemodel or .npz), or zoo:NAME.")
+@click.option("--iterations", type=int, default=None,
+              help="Batches to average over [default: one full pass over the test source].")
+@click.option("--phase", type=PHASE, default="TEST", show_default=True)
+@click.option("--stage", multiple=True, help="NetState stage (repeatable).")
+@click.option("--level", type=int, default=0, show_default=True)
+def test(model: str, weights: str | None, iterations: int | None, phase: str, stage: tuple[str, ...],
+         level: int) -> None:
+    """Score a trained net: the mean of each output over the test source."""
+    from .evaluate import evaluate
+    from .net import Net
+    from .zoo import resolve_model, resolve_weights
+
+    if weights is None and not model.startswith("zoo:"):
+        raise click.UsageError("give --weights (or a zoo:NAME model, whose weights come with it)")
+    net = Net(resolve_model(model), phase=phase, stages=stage, level=level)
+    net.copy_from(resolve_weights(weights or model), log=logging.getLogger("protonet").info)
+    for name, value in evaluate(net, iterations, progress=sys.stderr.isatty()).items():
+        click.echo(f"{name} = {value:.6g}")
+
+
+@cli.command()
+@click.option("--model", required=True, help="Net definition, or zoo:NAME.")
+@click.option("--iterations", type=int, default=50, show_default=True)
+@click.option("--phase", type=PHASE, default="TRAIN", show_default=True)
+def time(model: str, iterations: int, phase: str) -> None:
+    """Time each layer's forward and backward pass, as `caffe time` does."""
+    from .evaluate import time_layers
+    from .net import Net
+    from .zoo import resolve_model
+
+    net = Net(resolve_model(model), phase=phase, seed=0)
+    rows, forward, backward = time_layers(net, iterations)
+    click.echo(f"{'layer':<24} {'type':<20} {'forward ms':>11} {'backward ms':>12}")
+    for name, kind, f, b in rows:
+        click.echo(f"{name:<24} {kind:<20} {f:>11.3f} {b:>12.3f}")
+    click.echo(f"Average Forward pass: {forward:.3f} ms.")
+    click.echo(f"Average Backward pass: {backward:.3f} ms.")
+    click.echo(f"Average Forward-Backward: {forward + backward:.3f} ms.")
+
+
+@cli.command()
+@click.option("--model", required=True, help="The train_val net.")
+@click.option("--weights", required=True, help="Trained weights (.caffemodel or .npz).")
+@click.option("--name", required=True, help="Name of the zoo entry.")
+@click.option("--description", default="", help="One line saying what the model is.")
+@click.option("--evaluate/--no-evaluate", default=True, show_default=True,
+              help="Score the model on its test source and record the metrics.")
+def deploy(model: str, weights: str, name: str, description: str, evaluate: bool) -> None:
+    """Turn a trained run into a zoo entry (deploy net, weights, metadata with sha256)."""
+    from .deploy import deploy as make_entry
+    from .evaluate import evaluate as score
+    from .net import Net
+
+    metrics = {}
+    if evaluate:
+        net = Net(model, weights=weights, phase="TEST")
+        metrics = {k: round(v, 6) for k, v in score(net, progress=sys.stderr.isatty()).items()}
+    folder = make_entry(model, weights, name, description=description, metrics=metrics)
+    click.echo(f"deployed {name} to {folder}" + "".join(f"\n  {k} = {v}" for k, v in metrics.items()))
+
+
+@cli.command()
+@click.argument("source", type=click.Path(dir_okay=False, exists=True))
+@click.argument("target", type=click.Path(dir_okay=False))
+def upgrade(source: str, target: str) -> None:
+    """Rewrite a legacy (V0/V1) net or solver in the current format."""
+    from . import config
+    from .convert import load_config
+    from .proto import pb
+    from .upgrade import upgrade_net, upgrade_solver
+
+    message = load_config(source)
+    fix = upgrade_net if isinstance(message, pb.NetParameter) else upgrade_solver
+    config.save(fix(message, source=source), target)
+    click.echo(f"wrote {target}")
+
+
 # ------------------------------------------------------------------ data
 
 
@@ -95,9 +212,9 @@ def data() -> None:
               help="Folder to put the files in (default: $PROTONET_DATA/NAME or ./data/NAME).")
 def data_get(name: str, dest: str | None) -> None:
     """Get a dataset (a local copy where one exists, else a download), checksums verified."""
-    from .data.datasets import get_dataset
+    from .data import get_dataset
 
-    click.echo(f"{name}: {get_dataset(name, dest)}")
+    click.echo(f"{name}: {get_dataset(name, dest, log=click.echo)}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -82,7 +82,10 @@ def parse(text: str, message: M, *, syntax: str = "prototxt", file: str = "<stri
             mark = getattr(exc, "problem_mark", None)
             raise ConfigError(f"malformed YAML: {getattr(exc, 'problem', exc)}", file=file,
                               line=mark.line + 1 if mark else None) from None
+        except RecursionError:
+            raise ConfigError("malformed YAML: nested too deeply", file=file) from None
         if node is not None:
+            _check_plain_yaml(node, file)
             _YamlFiller(file).fill(message, node, None)
         return message
     try:
@@ -185,6 +188,39 @@ _Dumper.add_representer(list, _represent_list)
 
 
 # ------------------------------------------------------------------ YAML -> message
+
+YAML_TAGS = "tag:yaml.org,2002:"
+MAX_ALIAS_NODES = 1_000_000  # nodes that aliases (*name) may add: a few kB must not expand to gigabytes
+
+
+def _check_plain_yaml(root: yaml.Node, file: str) -> None:
+    """Refuse tags of other types (`!!python/object/apply:...`, `!local`) and aliases that refer to
+    themselves or add more than MAX_ALIAS_NODES nodes (the "billion laughs"); nothing is built from them."""
+    expanded: dict[int, int] = {}  # id(node) -> its node count with aliases expanded
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        children = [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else \
+            node.value if isinstance(node, yaml.SequenceNode) else []
+        if finished:
+            open_nodes.discard(id(node))
+            expanded[id(node)] = 1 + sum(expanded[id(child)] for child in children)
+        elif id(node) in open_nodes:
+            raise ConfigError("a YAML alias refers to a node that contains it", file=file,
+                              line=node.start_mark.line + 1)
+        elif id(node) not in expanded:
+            if not node.tag.startswith(YAML_TAGS) or node.tag.startswith(YAML_TAGS + "python/"):
+                raise ConfigError(f"YAML tag '{node.tag.replace(YAML_TAGS, '!!')}' is not allowed", file=file,
+                                  line=node.start_mark.line + 1,
+                                  hint="configs hold plain values; protonet builds no objects from tags")
+            open_nodes.add(id(node))
+            stack.append((node, True))
+            stack.extend((child, False) for child in children)
+    added = expanded[id(root)] - len(expanded)
+    if added > MAX_ALIAS_NODES:
+        raise ConfigError(f"YAML aliases add {added} nodes, over the limit of {MAX_ALIAS_NODES}", file=file,
+                          hint="repeat the values instead of aliasing aliases")
 
 
 class _YamlFiller:

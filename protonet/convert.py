@@ -1,7 +1,22 @@
-"""`protonet convert IN OUT`: the conversion is chosen by the two extensions."""
+"""`protonet convert IN OUT`: the conversion is chosen by the two extensions (see CONVERTERS).
+
+- nets and solvers: .prototxt (.pbtxt, .txt) <-> .yaml (.yml), the same message either way;
+- weights: .caffemodel <-> .npz (arrays `layer/i`) <-> .caffemodel.h5 (Caffe's HDF5 layout:
+  datasets `data/<layer>/<i>`; needs the optional h5py, `pip install protonet[hdf5]`);
+- a blob: .binaryproto <-> .npy (a mean image, say);
+- a solver state: .solverstate <-> .npz of arrays `history/i`, the scalars `iter` and
+  `current_step`, and, when present, `learned_net`, `random_state` (0-d strings), `recent_loss`
+  and `data_cursor/{layer,position,epoch}`.
+
+Every conversion is exact: float32 stays float32, float64 stays float64.
+"""
 
 from __future__ import annotations
 
+import io
+import zipfile
+from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +26,22 @@ from . import config
 from .errors import ConfigError, ProtonetError, WeightsError
 from .io import atomic_write
 from .proto import pb
-from .weights import array_to_blobproto, blobproto_to_array, read_weights, weights_to_npz_bytes
+from .weights import (
+    LayerWeights,
+    array_to_blobproto,
+    blobproto_to_array,
+    check_npy_header,
+    read_weights,
+    weights_to_npz_bytes,
+)
 
 CONFIG = (*config.YAML_SUFFIXES, *config.TEXT_SUFFIXES)
+HDF5 = ".caffemodel.h5"
+WEIGHTS = (".caffemodel", ".npz", HDF5)
+STATE_SCALARS = ("iter", "current_step")
+STATE_STRINGS = ("learned_net", "random_state")
+CURSOR_FIELDS = ("layer", "position", "epoch")
+CORRUPT = "the file is truncated or corrupt"
 
 
 def load_config(path: str) -> Message:
@@ -32,54 +60,252 @@ def load_config(path: str) -> Message:
 def convert_file(source: str, target: str) -> str:
     """Convert `source` to `target`; returns a one-line description of what was done."""
     src, dst = _suffix(source), _suffix(target)
-    if src in CONFIG and dst in CONFIG:
-        message = load_config(source)
-        config.save(message, target)
-        return f"wrote {target} ({message.DESCRIPTOR.name})"
-    if src == ".caffemodel" and dst == ".npz":
-        weights = read_weights(source)
-        atomic_write(target, weights_to_npz_bytes(weights))
-        return f"wrote {target} ({len(weights)} layers)"
-    if src == ".npz" and dst == ".caffemodel":
-        weights = read_weights(source)
-        net = pb.NetParameter(name=Path(source).stem)
-        for name, arrays in weights.items():
-            layer = net.layer.add(name=name)
-            layer.blobs.extend(array_to_blobproto(a) for a in arrays)
-        atomic_write(target, net.SerializeToString())
-        return f"wrote {target} ({len(weights)} layers)"
-    if src == ".binaryproto" and dst == ".npy":
-        blob = _read_blobproto(source)
-        import io
-
-        buffer = io.BytesIO()
-        np.save(buffer, blobproto_to_array(blob, file=source), allow_pickle=False)
-        atomic_write(target, buffer.getvalue())
-        return f"wrote {target}"
-    if src == ".npy" and dst == ".binaryproto":
-        try:
-            array = np.load(source, allow_pickle=False)
-        except (ValueError, OSError) as exc:
-            raise WeightsError(f"not a valid .npy ({exc})", file=source) from None
-        atomic_write(target, array_to_blobproto(array).SerializeToString())
-        return f"wrote {target}"
-    raise ProtonetError(f"no conversion from {src or 'no extension'} to {dst or 'no extension'}",
-                        hint="supported: .prototxt <-> .yaml, .caffemodel <-> .npz, .binaryproto <-> .npy")
+    converter = CONVERTERS.get((src, dst))
+    if converter is None:
+        raise ProtonetError(f"no conversion from {src or 'no extension'} to {dst or 'no extension'}",
+                            hint="supported: .prototxt <-> .yaml, .caffemodel <-> .npz <-> .caffemodel.h5, "
+                                 ".binaryproto <-> .npy, .solverstate <-> .npz")
+    return converter(source, target)
 
 
-def _read_blobproto(path: str) -> pb.BlobProto:
-    blob = pb.BlobProto()
+# ------------------------------------------------------------------ nets and solvers
+
+
+def _config(source: str, target: str) -> str:
+    message = load_config(source)
+    config.save(message, target)
+    return f"wrote {target} ({message.DESCRIPTOR.name})"
+
+
+# ------------------------------------------------------------------ weights
+
+
+def _weights(source: str, target: str) -> str:
+    weights = WEIGHT_READERS[_suffix(source)](source)
+    WEIGHT_WRITERS[_suffix(target)](weights, target, Path(source).name[:-len(_suffix(source))])
+    count = sum(a.size for arrays in weights.values() for a in arrays)
+    return f"wrote {target} ({len(weights)} layers, {count} parameters)"
+
+
+def write_caffemodel(weights: LayerWeights, path: str, name: str = "") -> None:
+    """A NetParameter holding only named layers with their blobs (what Caffe's CopyTrainedLayers reads)."""
+    net = pb.NetParameter(name=name)
+    for layer, arrays in weights.items():
+        net.layer.add(name=layer).blobs.extend(array_to_blobproto(a) for a in arrays)
+    atomic_write(path, net.SerializeToString())
+
+
+def write_npz(weights: LayerWeights, path: str, name: str = "") -> None:
+    atomic_write(path, weights_to_npz_bytes(weights))
+
+
+def read_hdf5_weights(path: str) -> LayerWeights:
+    """Layer name -> arrays from Caffe's HDF5 weights: group `data`, a group per layer, datasets 0, 1..."""
+    h5py = _h5py()
+    found: dict[str, dict[str, np.ndarray]] = OrderedDict()
+
+    def collect(group: h5py.Group, prefix: str) -> None:  # a layer name may hold '/': its group is nested
+        for key, item in group.items():  # in creation order where the file tracks it, else by name
+            if isinstance(item, h5py.Dataset):
+                if item.dtype.kind not in "biuf":
+                    raise WeightsError(f"dataset '{item.name}' holds {item.dtype} values, expected numbers",
+                                       file=path)
+                found.setdefault(prefix.rstrip("/"), {})[key] = np.array(item[()])
+            else:
+                collect(item, f"{prefix}{key}/")
+
     try:
-        blob.ParseFromString(Path(path).read_bytes())
+        with h5py.File(path, "r") as handle:
+            data = handle.get("data")
+            if not isinstance(data, h5py.Group):
+                raise WeightsError("no 'data' group", file=path, hint="is it a Caffe .caffemodel.h5?")
+            collect(data, "")
+    except FileNotFoundError:
+        raise WeightsError("weights file not found", file=path) from None
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
+        raise WeightsError(f"not a valid HDF5 weights file ({exc})", file=path,
+                           hint=CORRUPT) from None
+    if "" in found:
+        raise WeightsError("datasets directly in group 'data', expected data/<layer>/<i>", file=path)
+    return OrderedDict((layer, _numbered(arrays, f"data/{layer}", path)) for layer, arrays in found.items())
+
+
+def write_hdf5_weights(weights: LayerWeights, path: str, name: str = "") -> None:
+    """Caffe's Net::ToHDF5 layout; layers keep their order (HDF5 creation order is tracked)."""
+    h5py = _h5py()
+    buffer = io.BytesIO()
+    try:
+        with h5py.File(buffer, "w", track_order=True) as handle:
+            data = handle.create_group("data", track_order=True)
+            for layer, arrays in weights.items():
+                group = data.require_group(layer)
+                for i, array in enumerate(arrays):
+                    group.create_dataset(str(i), data=array)
+    except (ValueError, TypeError) as exc:
+        raise WeightsError(f"cannot write HDF5 weights ({exc})", file=path) from None
+    atomic_write(path, buffer.getvalue())
+
+
+def _h5py():
+    try:
+        import h5py
+    except ImportError:
+        raise ProtonetError("HDF5 weights (.caffemodel.h5) need the h5py package, which is not installed",
+                            hint="pip install protonet[hdf5]") from None
+    return h5py
+
+
+def _numbered(items: dict, where: str, path: str) -> list:
+    """The values of {'0': a, '1': b, ...} in index order; an error unless the keys are exactly 0..n-1."""
+    if not all(key.isdigit() for key in items) or sorted(map(int, items)) != list(range(len(items))):
+        raise WeightsError(f"'{where}' holds {sorted(items)}, expected entries numbered 0..{len(items) - 1}",
+                           file=path)
+    return [items[str(i)] for i in range(len(items))]
+
+
+WEIGHT_READERS: dict[str, Callable[[str], LayerWeights]] = {
+    ".caffemodel": read_weights, ".npz": read_weights, HDF5: read_hdf5_weights}
+WEIGHT_WRITERS: dict[str, Callable[[LayerWeights, str, str], None]] = {
+    ".caffemodel": write_caffemodel, ".npz": write_npz, HDF5: write_hdf5_weights}
+
+
+# ------------------------------------------------------------------ blobs
+
+
+def _blob_to_npy(source: str, target: str) -> str:
+    array = blobproto_to_array(_parse_bytes(source, pb.BlobProto(), ".binaryproto"), file=source)
+    atomic_write(target, _npy_bytes(array))
+    return f"wrote {target} (shape {list(array.shape)}, {array.dtype})"
+
+
+def _npy_to_blob(source: str, target: str) -> str:
+    try:
+        with open(source, "rb") as stream:
+            check_npy_header(stream, Path(source).name, source)  # numbers, and not too many, before loading
+            stream.seek(0)
+            array = np.load(stream, allow_pickle=False)
+    except FileNotFoundError:
+        raise WeightsError("file not found", file=source) from None
+    except (ValueError, OSError, EOFError) as exc:
+        raise WeightsError(f"not a valid .npy ({exc})", file=source, hint=CORRUPT) from None
+    atomic_write(target, array_to_blobproto(array).SerializeToString())
+    return f"wrote {target} (shape {list(array.shape)})"
+
+
+# ------------------------------------------------------------------ solver states
+
+
+def _state_to_npz(source: str, target: str) -> str:
+    from .solvers.snapshot import read_state
+
+    state = read_state(source)
+    arrays: dict[str, np.ndarray] = {key: np.array(getattr(state, key), np.int64) for key in STATE_SCALARS}
+    arrays.update((key, np.array(getattr(state, key))) for key in STATE_STRINGS if state.HasField(key))
+    for i, blob in enumerate(state.history):
+        arrays[f"history/{i}"] = blobproto_to_array(blob, file=source)
+    if state.recent_loss:
+        arrays["recent_loss"] = np.array(state.recent_loss, np.float32)
+    if state.data_cursor:
+        arrays["data_cursor/layer"] = np.array([c.layer for c in state.data_cursor])
+        for key in CURSOR_FIELDS[1:]:
+            arrays[f"data_cursor/{key}"] = np.array([getattr(c, key) for c in state.data_cursor], np.int64)
+    atomic_write(target, _npz_bytes(arrays))
+    return f"wrote {target} (iteration {state.iter}, {len(state.history)} history blobs)"
+
+
+def _npz_to_state(source: str, target: str) -> str:
+    try:
+        state = _state_from_arrays(_load_npz(source), source)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise WeightsError(f"cannot build a solver state ({exc})", file=source) from None
+    atomic_write(target, state.SerializeToString())
+    return f"wrote {target} (iteration {state.iter}, {len(state.history)} history blobs)"
+
+
+def _state_from_arrays(arrays: dict[str, np.ndarray], source: str) -> pb.SolverState:
+    history = {key.partition("/")[2]: a for key, a in arrays.items() if key.startswith("history/")}
+    cursors = [f"data_cursor/{key}" for key in CURSOR_FIELDS]
+    known = {*STATE_SCALARS, *STATE_STRINGS, "recent_loss", *cursors}
+    for key in arrays:
+        if key not in known and not key.startswith("history/"):
+            raise WeightsError(f"array '{key}' is not part of a solver state", file=source,
+                               hint="expected history/<i>, iter, current_step, learned_net, random_state, "
+                                    "recent_loss, data_cursor/*; a weights .npz converts to .caffemodel")
+    if "iter" not in arrays:
+        raise WeightsError("no 'iter' array", file=source, hint="a solver state .npz records its iteration")
+    state = pb.SolverState(**{key: _scalar(arrays[key], "iu", key, source) for key in STATE_SCALARS
+                              if key in arrays})
+    for key in STATE_STRINGS:
+        if key in arrays:
+            setattr(state, key, _scalar(arrays[key], "U", key, source))
+    state.history.extend(array_to_blobproto(a) for a in _numbered(history, "history", source))
+    if "recent_loss" in arrays:
+        state.recent_loss.extend(arrays["recent_loss"].ravel().tolist())
+    present = [key in arrays for key in cursors]
+    if any(present):
+        if not all(present) or len({arrays[key].shape for key in cursors}) != 1:
+            raise WeightsError("data_cursor/layer, /position and /epoch go together, with equal lengths",
+                               file=source)
+        for layer, position, epoch in zip(*(arrays[key].tolist() for key in cursors)):
+            state.data_cursor.add(layer=str(layer), position=int(position), epoch=int(epoch))
+    return state
+
+
+def _scalar(array: np.ndarray, kinds: str, key: str, path: str) -> int | str:
+    if array.shape != () or array.dtype.kind not in kinds:
+        raise WeightsError(f"array '{key}' should be a single {'string' if kinds == 'U' else 'integer'}, "
+                           f"found {array.dtype} of shape {list(array.shape)}", file=path)
+    return array.item()
+
+
+# ------------------------------------------------------------------ file helpers
+
+
+def _parse_bytes(path: str, message: Message, kind: str) -> Message:
+    try:
+        message.ParseFromString(Path(path).read_bytes())
     except FileNotFoundError:
         raise WeightsError("file not found", file=path) from None
     except (DecodeError, ValueError, RuntimeError) as exc:
-        raise WeightsError(f"not a valid .binaryproto ({exc})", file=path) from None
-    return blob
+        raise WeightsError(f"not a valid {kind} ({exc})", file=path, hint=CORRUPT) from None
+    return message
+
+
+def _load_npz(path: str) -> dict[str, np.ndarray]:
+    try:
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise WeightsError("a single array, not an .npz archive of named arrays", file=path)
+        with archive:
+            return {key: archive[key] for key in archive.files}
+    except FileNotFoundError:
+        raise WeightsError("file not found", file=path) from None
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, MemoryError) as exc:
+        raise WeightsError(f"not a valid .npz ({exc})", file=path, hint=CORRUPT) from None
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
 
 
 def _suffix(path: str) -> str:
     name = Path(path).name.lower()
-    if name.endswith(".caffemodel.h5"):
-        return ".caffemodel.h5"
-    return Path(name).suffix
+    return HDF5 if name.endswith(HDF5) else Path(name).suffix
+
+
+CONVERTERS: dict[tuple[str, str], Callable[[str, str], str]] = {
+    **{(a, b): _config for a in CONFIG for b in CONFIG},
+    **{(a, b): _weights for a in WEIGHTS for b in WEIGHTS if a != b},
+    (".binaryproto", ".npy"): _blob_to_npy,
+    (".npy", ".binaryproto"): _npy_to_blob,
+    (".solverstate", ".npz"): _state_to_npz,
+    (".npz", ".solverstate"): _npz_to_state,
+}

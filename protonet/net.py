@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ from .layers.base import Layer, LayerContext
 from .layers.registry import layer_class
 from .proto import pb
 
+log = logging.getLogger("protonet")
 
 def parse_phase(phase: str | int) -> int:
     if isinstance(phase, int):
@@ -175,11 +177,11 @@ class Net:
 
     def _add_layer(self, lp: pb.LayerParameter, available: dict[str, None],
                    owners: dict[str, tuple[Blob, pb.ParamSpec, str]]) -> None:
-        if not lp.name:
-            raise ConfigError(f"a layer of type '{lp.type}' has no name")
-        if any(lp.name == layer.name for layer in self.layers):
-            raise ConfigError(f"duplicate layer name '{lp.name}'", layer=lp.name)
+        if lp.name and any(lp.name == layer.name for layer in self.layers):
+            log.warning("Note: more than one layer is named '%s'; weights by name go to the last", lp.name)
         cls = layer_class(lp.type, lp.name)
+        if cls.is_loss and not lp.top:  # Caffe's AutoTopBlobs: an anonymous loss output
+            lp.top.append(f"{lp.name or lp.type}_(automatic)")
         layer = cls(lp, self.ctx)
         _check_count("bottom", len(lp.bottom), cls.bottoms, lp)
         _check_count("top", len(lp.top), cls.tops, lp)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from .errors import ConfigError
 from .proto import pb
@@ -104,19 +103,3 @@ def upgrade_solver(solver: pb.SolverParameter, source: str | None = None) -> pb.
 
 def _within(source: str | None, field: str) -> str:
     return f"{source} ({field})" if source else field
-
-
-def upgrade_snapshot_prefix(solver: pb.SolverParameter, source: str) -> None:
-    """Caffe's UpgradeSnapshotPrefixProperty, in place, for a solver read from file `source`.
-
-    No snapshot_prefix -> the solver's path without its extension; a prefix that is an existing
-    folder -> that folder / the solver file's stem. (A load-time default, not a format upgrade:
-    Caffe's upgrade_solver_proto_text does not apply it, so neither does upgrade_solver.)
-    """
-    path = Path(source)
-    if not solver.HasField("snapshot_prefix"):
-        solver.snapshot_prefix = str(path.with_suffix(""))
-        log.info("snapshot_prefix was not specified and is set to %s", solver.snapshot_prefix)
-    elif Path(solver.snapshot_prefix).is_dir():
-        solver.snapshot_prefix = str(Path(solver.snapshot_prefix) / path.stem)
-        log.info("snapshot_prefix was a folder and is now %s", solver.snapshot_prefix)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import zipfile
+import zlib
 from collections import OrderedDict
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 from google.protobuf.message import DecodeError
 
+from .blob import check_shape
 from .errors import WeightsError
 from .io import atomic_write
 from .proto import pb
@@ -30,9 +32,12 @@ def blobproto_shape(blob: pb.BlobProto) -> tuple[int, ...]:
 
 def blobproto_to_array(blob: pb.BlobProto, *, file: str | None = None, layer: str | None = None) -> np.ndarray:
     """The values of a BlobProto as an array of its shape (float32, or float64 for double_data)."""
+    try:
+        shape = check_shape(blobproto_shape(blob), "declared", WeightsError)
+    except WeightsError as exc:
+        raise exc.located(file=file, layer=layer) from None
     values = np.array(blob.double_data, np.float64) if len(blob.double_data) else np.array(blob.data, np.float32)
-    shape = blobproto_shape(blob)
-    count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    count = int(np.prod(shape, dtype=np.int64))
     if values.size != count:
         raise WeightsError(f"blob of shape {list(shape)} holds {values.size} values, expected {count}",
                            file=file, layer=layer, hint="the file is truncated or corrupt")
@@ -95,17 +100,50 @@ def read_weights(path: str | Path) -> LayerWeights:
     return out
 
 
-def _read_npz(path: str) -> LayerWeights:
-    out: dict[str, dict[int, np.ndarray]] = {}
+def check_npy_header(stream: BinaryIO, name: str, path: str) -> None:
+    """Read a .npy header from `stream` and refuse, before numpy allocates anything, an array of
+    non-numbers (object arrays are pickled Python objects) or of more than max_elements() values."""
+    version = np.lib.format.read_magic(stream)
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _, dtype = read(stream)
+    if dtype.kind not in "biuf":
+        hint = "object arrays hold pickled Python objects, which protonet never loads"
+        raise WeightsError(f"array '{name}' holds {dtype} values, expected numbers", file=path,
+                           hint=hint if dtype.hasobject else None)
+    try:
+        check_shape(shape, f"array '{name}'", WeightsError)
+    except WeightsError as exc:
+        raise exc.located(file=path) from None
+
+
+def read_npz_arrays(path: str) -> dict[str, np.ndarray]:
+    """The arrays of an .npz archive by name, each header checked (check_npy_header) before it is loaded."""
     try:
         with np.load(path, allow_pickle=False) as archive:
+            if not isinstance(archive, np.lib.npyio.NpzFile):
+                raise WeightsError("a single array, not an .npz archive of named arrays", file=path)
+            members = set(archive.zip.namelist())
+            arrays = {}
             for key in archive.files:
-                layer, _, index = key.rpartition("/")
-                if not layer or not index.isdigit():
-                    raise WeightsError(f"array '{key}' is not named 'layer/index'", file=path)
-                out.setdefault(layer, {})[int(index)] = archive[key]
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-        raise WeightsError(f"not a valid .npz ({exc})", file=path, hint="the file is truncated or corrupt") from None
+                with archive.zip.open(key + ".npy" if key + ".npy" in members else key) as member:
+                    check_npy_header(member, key, path)
+                arrays[key] = archive[key]
+            return arrays
+    except FileNotFoundError:
+        raise WeightsError("file not found", file=path) from None
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError, RuntimeError,
+            zlib.error) as exc:
+        raise WeightsError(f"not a valid .npz ({exc})", file=path,
+                           hint="the file is truncated or corrupt") from None
+
+
+def _read_npz(path: str) -> LayerWeights:
+    out: dict[str, dict[int, np.ndarray]] = {}
+    for key, array in read_npz_arrays(path).items():
+        layer, _, index = key.rpartition("/")
+        if not layer or not index.isdigit():
+            raise WeightsError(f"array '{key}' is not named 'layer/index'", file=path)
+        out.setdefault(layer, {})[int(index)] = array
     result: LayerWeights = OrderedDict()
     for layer, arrays in out.items():
         if sorted(arrays) != list(range(len(arrays))):

@@ -32,3 +32,17 @@ def corpus() -> Path:
 @pytest.fixture
 def mnist_dir() -> Path:
     return shared_path("data", "mnist")
+
+
+# Hypothesis profiles for the fuzz tests (tests/test_fuzz.py): "ci" (default) is derandomised, so every
+# run tries the same cases; PROTONET_FUZZ=long runs thousands of fresh random cases per test.
+import os  # noqa: E402
+
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+# No example database: nothing is written to the tree; a failure prints a blob to reproduce it.
+FUZZ = {"deadline": None, "database": None, "print_blob": True,
+        "suppress_health_check": [HealthCheck.too_slow]}
+settings.register_profile("ci", derandomize=True, max_examples=200, **FUZZ)
+settings.register_profile("long", max_examples=5000, **FUZZ)
+settings.load_profile("long" if os.environ.get("PROTONET_FUZZ") == "long" else "ci")

@@ -68,12 +68,14 @@ EXPECTED_TO_BUILD: list[str] = [
     "BVLC__caffe/examples/cifar10/cifar10_quick.prototxt",
     "BVLC__caffe/examples/cifar10/cifar10_quick_train_test.prototxt",
     "BVLC__caffe/examples/feature_extraction/imagenet_val.prototxt",
+    "BVLC__caffe/examples/finetune_pascal_detection/pascal_finetune_trainval_test.prototxt",
     "BVLC__caffe/examples/hdf5_classification/nonlinear_auto_test.prototxt",
     "BVLC__caffe/examples/hdf5_classification/nonlinear_auto_train.prototxt",
     "BVLC__caffe/examples/hdf5_classification/nonlinear_train_val.prototxt",
     "BVLC__caffe/examples/hdf5_classification/train_val.prototxt",
     "BVLC__caffe/examples/mnist/lenet.prototxt",
     "BVLC__caffe/examples/mnist/lenet_train_test.prototxt",
+    "BVLC__caffe/examples/mnist/mnist_autoencoder.prototxt",
     "BVLC__caffe/examples/net_surgery/bvlc_caffenet_full_conv.prototxt",
     "BVLC__caffe/examples/net_surgery/conv.prototxt",
     "BVLC__caffe/examples/siamese/mnist_siamese.prototxt",
@@ -92,12 +94,14 @@ EXPECTED_TO_BUILD: list[str] = [
     "BVLC__caffe@rc-v1format/examples/cifar10/cifar10_quick.prototxt",
     "BVLC__caffe@rc-v1format/examples/cifar10/cifar10_quick_train_test.prototxt",
     "BVLC__caffe@rc-v1format/examples/feature_extraction/imagenet_val.prototxt",
+    "BVLC__caffe@rc-v1format/examples/finetune_pascal_detection/pascal_finetune_train.prototxt",
     "BVLC__caffe@rc-v1format/examples/finetune_pascal_detection/pascal_finetune_val.prototxt",
     "BVLC__caffe@rc-v1format/examples/hdf5_classification/train_val.prototxt",
     "BVLC__caffe@rc-v1format/examples/hdf5_classification/train_val2.prototxt",
     "BVLC__caffe@rc-v1format/examples/imagenet/bvlc_caffenet_full_conv.prototxt",
     "BVLC__caffe@rc-v1format/examples/mnist/lenet.prototxt",
     "BVLC__caffe@rc-v1format/examples/mnist/lenet_train_test.prototxt",
+    "BVLC__caffe@rc-v1format/examples/mnist/mnist_autoencoder.prototxt",
     "BVLC__caffe@rc-v1format/examples/siamese/mnist_siamese.prototxt",
     "BVLC__caffe@rc-v1format/examples/siamese/mnist_siamese_train_test.prototxt",
     "BVLC__caffe@rc-v1format/models/bvlc_alexnet/deploy.prototxt",
@@ -105,9 +109,12 @@ EXPECTED_TO_BUILD: list[str] = [
     "BVLC__caffe@rc-v1format/models/bvlc_reference_caffenet/deploy.prototxt",
     "BVLC__caffe@rc-v1format/models/bvlc_reference_caffenet/train_val.prototxt",
     "BVLC__caffe@rc-v1format/models/bvlc_reference_rcnn_ilsvrc13/deploy.prototxt",
+    "BVLC__caffe@rc-v1format/models/finetune_flickr_style/train_val.prototxt",
+    "BVLC__caffe@v0.9-v0format/examples/imagenet/imagenet_train.prototxt",
     "BVLC__caffe@v0.9-v0format/examples/imagenet/imagenet_val.prototxt",
     "BVLC__caffe@v0.9-v0format/examples/lenet/lenet.prototxt",
     "BVLC__caffe@v0.9-v0format/examples/lenet/lenet_test.prototxt",
+    "BVLC__caffe@v0.9-v0format/examples/lenet/lenet_train.prototxt",
     "BVLC__caffe@v0.9-v0format/models/imagenet.prototxt",
     "KaimingHe__deep-residual-networks/prototxt/ResNet-101-deploy.prototxt",
     "KaimingHe__deep-residual-networks/prototxt/ResNet-152-deploy.prototxt",
@@ -134,6 +141,8 @@ EXPECTED_TO_BUILD: list[str] = [
     "natanielruiz__net-archive/facial-landmark/vanilla_deploy.prototxt",
     "natanielruiz__net-archive/googlenet_cars/deploy.prototxt",
     "natanielruiz__net-archive/hash-codes/deploy_CIFAR10_48.prototxt",
+    "natanielruiz__net-archive/hash-codes/train_CIFAR10_48.prototxt",
+    "natanielruiz__net-archive/holistically-nested/deploy.prototxt",
     "natanielruiz__net-archive/nin-cifar10/train_val.prototxt",
     "natanielruiz__net-archive/nin_imagenet/train_val.prototxt",
     "natanielruiz__net-archive/places205-alexnet/places205CNN_deploy.prototxt",
@@ -248,7 +257,7 @@ def prepared_param(rel: str) -> pb.NetParameter:
     param = filter_net(param, state)
     shapes = _match(INPUT_SHAPES, rel, {})
     for i, layer in enumerate(param.layer):
-        if layer.type not in DATA_TYPES:
+        if layer.type not in DATA_TYPES or not layer.name:  # unnamed: let the net report it as it is
             continue
         crop = layer.transform_param.crop_size
         data_shape = (1, 3, crop, crop) if crop else None
@@ -286,12 +295,14 @@ def build(rel: str) -> Outcome:
 
 @cache
 def outcomes() -> dict[str, Outcome]:
-    logging.getLogger("protonet").setLevel(logging.ERROR)  # upgrade notes for 50 legacy files
+    logger = logging.getLogger("protonet")
+    level = logger.level
+    logger.setLevel(logging.ERROR)  # no upgrade notes for the 50 legacy files
     try:
         # Keep no built net: holding them all (VGG: 0.5 GB each) would exhaust memory.
         return {rel: Outcome(error=o.error, missing=o.missing) for rel, o in ((r, build(r)) for r in nets())}
     finally:
-        logging.getLogger("protonet").setLevel(logging.NOTSET)
+        logger.setLevel(level)
 
 
 def summary(results: dict[str, Outcome]) -> str:

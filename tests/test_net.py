@@ -159,7 +159,7 @@ def test_save_and_copy_from_round_trip(tmp_path):
     ('layer { name: "a" type: "Input" top: "x" input_param { shape { dim: 0 dim: 2 } } }',
      "layer 'a': input shape [0, 2] has a zero or negative dimension"),
     ('layer { name: "a" type: "Convolutionn" top: "x" }',
-     "layer 'a': unknown layer type 'Convolutionn'; did you mean 'Convolution'?"),
+     "layer 'a': unknown layer type 'Convolutionn'; did you mean 'Convolution'"),
     ('layer { name: "a" type: "PriorBox" top: "x" }', "comes from the Caffe fork SSD (weiliu89/caffe)"),
     ('layer { name: "a" type: "Python" top: "x" }', "layer type 'Python' runs code"),
 ])

@@ -96,7 +96,7 @@ class Feed(Layer):
     def setup(self, bottom: Blobs, top: Blobs) -> None:
         self.shape = tuple(self.param.input_param.shape[0].dim)
         self.noise = self.param.dummy_data_param.data_filler[0].std
-        self.table = np.random.default_rng(7).normal(size=(self.ROWS, *self.shape[1:]))
+        self.table = feed_table(self.shape[1:])
         self.position, self.epoch = 0, 0
 
     def reshape(self, bottom: Blobs, top: Blobs) -> None:
@@ -118,6 +118,10 @@ class Feed(Layer):
 
     def seek(self, position: int, epoch: int) -> None:
         self.position, self.epoch = position, epoch
+
+
+def feed_table(row_shape: tuple[int, ...] = (3,)) -> np.ndarray:
+    return np.random.default_rng(7).normal(size=(Feed.ROWS, *row_shape))
 
 
 @contextlib.contextmanager

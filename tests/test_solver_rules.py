@@ -84,7 +84,8 @@ def test_each_rule_for_three_steps(rule: str) -> None:
 
 @pytest.mark.parametrize("rule", list(RULE_FIELDS))
 def test_float32_stays_float32(rule: str) -> None:
-    solver = make_solver(linear_net(), f'type: "{rule}" weight_decay: 0.01 {RULE_FIELDS[rule]}', dtype=np.float32)
+    fields = f'type: "{rule}" weight_decay: 0.01 {RULE_FIELDS[rule]}'
+    solver = make_solver(linear_net(), fields, dtype=np.float32)
     got = run(solver, 3)
     assert all(a.dtype == np.float32 for a in got[-1])
     assert all(h.dtype == np.float32 for h in solver.rule.state_arrays())

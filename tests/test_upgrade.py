@@ -12,7 +12,7 @@ from protonet.config import load_net, load_solver, parse, to_text
 from protonet.errors import ConfigError
 from protonet.net import Net
 from protonet.proto import pb
-from protonet.upgrade import upgrade_net, upgrade_snapshot_prefix, upgrade_solver
+from protonet.upgrade import upgrade_net, upgrade_solver
 from protonet.upgrade_v1 import v1_layer_to_current
 
 LEGACY = Path(__file__).parent / "data" / "legacy"
@@ -238,6 +238,24 @@ def test_v0_imagenet_padding_folded(corpus: Path) -> None:
     assert layers["data"].transform_param.crop_size == 227 and layers["data"].transform_param.mirror
 
 
+@pytest.mark.parametrize("rel", ["examples/mnist/lenet_train_test.prototxt",
+                                 "examples/mnist/mnist_autoencoder.prototxt",
+                                 "examples/siamese/mnist_siamese_train_test.prototxt",
+                                 "examples/mnist/lenet.prototxt", "examples/cifar10/cifar10_full.prototxt",
+                                 "models/bvlc_alexnet/deploy.prototxt",
+                                 "models/bvlc_reference_caffenet/deploy.prototxt"])
+def test_v1_file_upgrades_to_bvlcs_own_rewrite(corpus: Path, rel: str) -> None:
+    """Caffe's 2014 V1 examples (tag rc) upgrade to exactly the V2 files BVLC later wrote by hand.
+
+    The only difference allowed: BVLC named the Input layer "data" where the upgrade says "input".
+    """
+    old = load_net(corpus / "BVLC__caffe@rc-v1format" / rel)
+    new = load_net(corpus / "BVLC__caffe" / rel)
+    if old.layer[0].type == "Input":
+        old.layer[0].name = new.layer[0].name
+    assert list(old.layer) == list(new.layer)
+
+
 LEGACY_DIRS = ["BVLC__caffe@v0.9-v0format", "BVLC__caffe@rc-v1format", "everpeace__caffe",
                "natanielruiz__net-archive", "rai-project__go-caffe"]
 
@@ -308,20 +326,6 @@ def test_corpus_enum_solvers(corpus: Path) -> None:
     assert load_solver(folder / "mnist_autoencoder_solver_adagrad.prototxt").type == "AdaGrad"
     consolidated = load_solver(folder / "lenet_consolidated_solver.prototxt")
     assert not consolidated.net_param.layers and consolidated.net_param.layer[0].type == "Data"
-
-
-def test_snapshot_prefix_defaults(tmp_path: Path) -> None:
-    """Caffe's UpgradeSnapshotPrefixProperty: none -> solver path sans extension; a folder -> folder/stem."""
-    source = str(tmp_path / "runs" / "lenet_solver.prototxt")
-    solver = pb.SolverParameter()
-    upgrade_snapshot_prefix(solver, source)
-    assert solver.snapshot_prefix == str(tmp_path / "runs" / "lenet_solver")
-    solver = pb.SolverParameter(snapshot_prefix=str(tmp_path))
-    upgrade_snapshot_prefix(solver, source)
-    assert solver.snapshot_prefix == str(tmp_path / "lenet_solver")
-    solver = pb.SolverParameter(snapshot_prefix="snapshots/lenet")
-    upgrade_snapshot_prefix(solver, source)
-    assert solver.snapshot_prefix == "snapshots/lenet"
 
 
 # ------------------------------------------------------------------ legacy caffemodels

@@ -56,8 +56,7 @@ class Data(Layer):
         self.transformer = Transformer(transform_param(self.param), self.records.images.shape[1:],
                                        training=self.ctx.training, dtype=self.ctx.dtype,
                                        base_dir=self.ctx.base_dir)
-        self._seed = 0 if self.ctx.seed is None else self.ctx.seed % 2**64
-        self._orders: dict[int, np.ndarray] = {}
+        self._orders: dict[tuple[int, int], np.ndarray] = {}
         self._buffer = np.empty((self.batch_size, *self.records.images.shape[1:]), self.records.images.dtype)
         self.seek(0, 0)
         if p.rand_skip:  # Caffe: start after a random number of records in [0, rand_skip)
@@ -109,11 +108,12 @@ class Data(Layer):
 
     def _order(self, epoch: int) -> np.ndarray:
         """The records' order in `epoch` when shuffling: a permutation drawn from (seed, epoch) alone."""
-        if epoch not in self._orders:
+        seed = 0 if self.ctx.seed is None else self.ctx.seed % 2**64  # read late: a restore may change it
+        if (seed, epoch) not in self._orders:
             if len(self._orders) > 1:
                 self._orders.clear()
-            self._orders[epoch] = np.random.default_rng([self._seed, epoch]).permutation(self.num_records)
-        return self._orders[epoch]
+            self._orders[seed, epoch] = np.random.default_rng([seed, epoch]).permutation(self.num_records)
+        return self._orders[seed, epoch]
 
 
 def transform_param(layer: pb.LayerParameter) -> pb.TransformationParameter:

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from ..blob import check_shape
+
 Pair = tuple[int, int]
 
 
@@ -66,7 +68,8 @@ class Conv2D:
     # -- forward: y = W * x + b --------------------------------------------------------------------
 
     def im2col(self, x: np.ndarray) -> np.ndarray:
-        """col[g, (n, p, q), (i, j, c)] = xpad[n, g*C/G + c, p*sh + i*dh, q*sw + j*dw]; one copy."""
+        """col[g, (n, p, q), (i, j, c)] = xpad[n, g*C/G + c, p*sh + i*dh, q*sw + j*dw], in one copy
+        from a strided view (x itself, or x copied into a bordered or channels-last buffer first)."""
         (n, c, h, w), g = x.shape, self.geometry.group
         (kh, kw), (oh, ow) = self.geometry.kernel, self._output_size(h, w)
         channels_last = self._channels_last(c, ow)
@@ -93,12 +96,12 @@ class Conv2D:
         product = self.buffers.get("product", (g, w.shape[0] // g, col.shape[1]), w.dtype)
         np.matmul(self._weights(w), col.swapaxes(1, 2), out=product)
         n, o, oh, ow = y.shape
-        source = product.reshape(g, o // g, n, oh * ow).transpose(2, 0, 1, 3)
-        target = y.reshape(n, g, o // g, oh * ow)
+        source = product.reshape(g, o // g, n, oh, ow).transpose(2, 0, 1, 3, 4)
+        target = y.reshape(n, g, o // g, oh, ow)  # only splits an axis: a view of y, whatever its strides
         if b is None:
             np.copyto(target, source)
         else:
-            np.add(source, b.reshape(1, g, o // g, 1), out=target)
+            np.add(source, b.reshape(1, g, o // g, 1, 1), out=target)
 
     # -- backward ----------------------------------------------------------------------------------
 
@@ -202,5 +205,5 @@ class Buffers:
         """The array kept under `name`; a new one filled with `fill` when shape or dtype change."""
         array = self._arrays.get(name)
         if array is None or array.shape != tuple(shape) or array.dtype != dtype:
-            array = self._arrays[name] = np.full(shape, fill, dtype)
+            array = self._arrays[name] = np.full(check_shape(shape, "work array"), fill, dtype)
         return array

@@ -71,9 +71,11 @@ class Pool2D:
         for window in windows[1:]:
             np.maximum(y, window, out=y)
         equal = self._start_marking(y.shape)
-        for k, window in enumerate(windows):
+        for k, window in enumerate(windows[:-1]):
             np.equal(window, y, out=equal)
             self._mark_first(k, equal)
+        np.logical_not(self.buffers.get("found", y.shape, bool), out=equal)  # no earlier maximum: the last
+        self._mark_first(len(windows) - 1, equal)
 
     def max_backward(self, dy: np.ndarray, dx: np.ndarray) -> None:
         """dx[chosen element of each window] += dy, the choice being `argmax` of the last forward."""
@@ -155,7 +157,9 @@ class Pool2D:
             return
         for window in windows:
             total += window
-        threshold = total * rng.random(y.shape, dtype=y.dtype)
+        threshold = self.buffers.get("threshold", y.shape, y.dtype)
+        rng.random(out=threshold, dtype=y.dtype)
+        threshold *= total
         self.argmax = self.buffers.get("argmax", y.shape, np.min_scalar_type(self._kernel_count() - 1))
         reached = self._start_marking(y.shape)
         total.fill(0)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import save
-from ..errors import ConfigError, NumericalError, WeightsError
+from ..errors import ConfigError, NumericalError, ProtonetError, WeightsError
 from ..io import atomic_write
 from ..net import Net
 from ..proto import pb
@@ -55,13 +55,13 @@ class Solver:
         file = str(self.source) if self.source else None
         validate(self.param, file)
         self.specs = net_specs(self.param, self.source)
+        self.prefix = snapshot_prefix(self.param, self.source, self.specs[0].param.name)
         self.seed, seeds = net_seeds(self.param.random_seed, len(self.specs))
         self._net = build_net(self.specs[0], seeds[0], dtype)
         self._test_nets = [build_net(spec, seed, dtype)
                            for spec, seed in zip(self.specs[1:], seeds[1:], strict=True)]
         for net in self._test_nets:
             net.share_with(self._net)
-        self.prefix = snapshot_prefix(self.param, self.source, self._net.name)
         if self.param.snapshot_format == pb.SolverParameter.HDF5:
             log.warning("snapshot_format HDF5 is not supported: writing binary proto snapshots instead")
         learnable = self._net.learnable
@@ -115,7 +115,8 @@ class Solver:
         if display and self._iter % display == 0:
             self._net.forward()
             self._record_loss(self._net.loss)
-            log.info("Iteration %d, loss = %.6g", self._iter, self.smoothed_loss)
+            self.monitor.train(self._iter, self.smoothed_loss, self.lr, self._outputs(self._net),
+                               self._loss_weights(self._net))
         if self._test_due(after_train=True):
             self.test_all(signals)
         log.info("Optimization Done.")
@@ -132,14 +133,14 @@ class Solver:
                     self.test_all(signals)
                     if self.stopped_early:
                         break
-                loss = self._forward_backward()
+                self._forward_backward()
                 rate, self.current_step = self._rate()
                 if self.param.display and self._iter % self.param.display == 0:
                     self.monitor.train(self._iter, self.smoothed_loss, rate, self._outputs(self._net),
                                        self._loss_weights(self._net))
                 self._apply_update(rate)
                 self._iter += 1
-                self.monitor.tick(loss, rate)
+                self.monitor.tick(self.smoothed_loss, rate)
                 action = signals.poll() if signals else NONE
                 snapshot_due = self.param.snapshot and self._iter % self.param.snapshot == 0
                 if snapshot_due or action == SNAPSHOT:
@@ -161,13 +162,13 @@ class Solver:
 
     # -- one iteration --------------------------------------------------------------------------
 
-    def _forward_backward(self) -> float:
+    def _forward_backward(self) -> None:
+        """iter_size passes accumulate the gradients; their mean loss joins the smoothing window."""
         size = self.param.iter_size
         loss = sum(self._net.forward_backward() for _ in range(size)) / size
         if not math.isfinite(loss):
             raise self._non_finite(loss)
         self._record_loss(loss)
-        return loss
 
     def _record_loss(self, loss: float) -> None:
         self.losses.append(float(np.float32(loss)))  # float32, as the state stores it: resume shows the same
@@ -313,7 +314,9 @@ class Solver:
             state.learned_net = learned_net
         for array in self.rule.state_arrays():
             state.history.add().CopyFrom(array_to_blobproto(array))
-        state.random_state = encode_random_state([net.ctx.rng.bit_generator.state for net in self._nets()])
+        nets = self._nets()
+        state.random_state = encode_random_state([net.ctx.seed for net in nets],
+                                                 [net.ctx.rng.bit_generator.state for net in nets])
         for name, layer in self._cursor_layers():
             position, epoch = layer.cursor()
             state.data_cursor.add(layer=name, position=position, epoch=epoch)
@@ -325,15 +328,18 @@ class Solver:
         log.info("Restoring previous solver status from %s", state_file)
         state = read_state(state_file)
         histories = self._check_history(state, state_file)
+        seeds, rng_states = decode_random_state(state.random_state, state_file)
         if state.learned_net:
             self._net.copy_from(learned_net_path(state, state_file))
         for target, array in zip(self.rule.state_arrays(), histories, strict=True):
             target[...] = array.reshape(target.shape)
         self._iter, self.current_step = state.iter, state.current_step
-        if state.random_state:
-            rng_states = decode_random_state(state.random_state, state_file)
-            for net, rng_state in zip(self._nets(), rng_states, strict=False):
-                net.ctx.rng.bit_generator.state = rng_state
+        for net, rng_state in zip(self._nets(), rng_states, strict=False):
+            net.ctx.rng.bit_generator.state = rng_state
+        for net, seed in zip(self._nets(), seeds, strict=False):
+            net.ctx.seed = seed  # for layers that derive streams from the seed (shuffled epochs)
+        if seeds and seeds[0] is not None:
+            self.seed = seeds[0]
         layers = dict(self._cursor_layers())
         for cursor in state.data_cursor:
             if cursor.layer in layers:
@@ -389,12 +395,15 @@ class Solver:
 
 
 def first_non_finite_layer(net: Net) -> str | None:
-    """The first layer whose output is non-finite in a fresh forward pass (None if all are finite)."""
+    """The first layer whose output is non-finite (or that refuses its input) in a fresh forward pass."""
     for i, layer in enumerate(net.layers):
         bottom = [net.blobs[name] for name in net.bottom_names[i]]
         top = [net.blobs[name] for name in net.top_names[i]]
-        layer.reshape(bottom, top)
-        layer.forward(bottom, top)
+        try:
+            layer.reshape(bottom, top)
+            layer.forward(bottom, top)
+        except ProtonetError:
+            return layer.name
         if not all(np.isfinite(blob.data).all() for blob in top):
             return layer.name
     return None

@@ -23,6 +23,15 @@ POLICIES = ("fixed", "step", "exp", "inv", "multistep", "poly", "sigmoid")
 NEEDS = {"step": ("gamma", "stepsize"), "exp": ("gamma",), "inv": ("gamma", "power"),
          "multistep": ("gamma", "stepvalue"), "poly": ("power", "max_iter"), "sigmoid": ("gamma", "stepsize")}
 
+_FORMULAS = {
+    "step": "base_lr * gamma ^ floor(iter / stepsize)",
+    "exp": "base_lr * gamma ^ iter",
+    "inv": "base_lr * (1 + gamma * iter) ^ (-power)",
+    "multistep": "base_lr * gamma ^ (number of stepvalues passed)",
+    "poly": "base_lr * (1 - iter / max_iter) ^ power",
+    "sigmoid": "base_lr / (1 + exp(-gamma * (iter - stepsize)))",
+}
+
 
 def check_policy(param: pb.SolverParameter, file: str | None = None) -> None:
     """ConfigError when the policy is unknown or a field it needs is missing or out of range."""
@@ -47,16 +56,6 @@ def check_policy(param: pb.SolverParameter, file: str | None = None) -> None:
         raise ConfigError(f"stepvalue must increase, found {list(param.stepvalue)}", file=file)
     if policy == "poly" and param.max_iter <= 0:
         raise ConfigError(f"lr_policy 'poly' needs max_iter > 0, found {param.max_iter}", file=file)
-
-
-_FORMULAS = {
-    "step": "base_lr * gamma ^ floor(iter / stepsize)",
-    "exp": "base_lr * gamma ^ iter",
-    "inv": "base_lr * (1 + gamma * iter) ^ (-power)",
-    "multistep": "base_lr * gamma ^ (number of stepvalues passed)",
-    "poly": "base_lr * (1 - iter / max_iter) ^ power",
-    "sigmoid": "base_lr / (1 + exp(-gamma * (iter - stepsize)))",
-}
 
 
 def learning_rate(param: pb.SolverParameter, iteration: int, current_step: int = 0) -> tuple[float, int]:

@@ -71,8 +71,8 @@ class Monitor:
         from tqdm import tqdm
         from tqdm.contrib.logging import logging_redirect_tqdm
 
-        with logging_redirect_tqdm(), tqdm(total=stop, initial=start, unit="it", file=sys.stderr,
-                                           dynamic_ncols=True, desc="train") as self.bar:
+        bar = tqdm(total=stop, initial=start, unit="it", file=sys.stderr, dynamic_ncols=True, desc="train")
+        with logging_redirect_tqdm([logging.root, log]), bar as self.bar:
             try:
                 yield
             finally:

@@ -83,14 +83,19 @@ def learned_net_path(state: pb.SolverState, state_path: str | Path) -> Path:
                        file=str(state_path), hint="keep the .caffemodel next to its .solverstate")
 
 
-def encode_random_state(states: list[dict]) -> str:
-    return json.dumps({"nets": states}, separators=(",", ":"))
+def encode_random_state(seeds: list[int | None], states: list[dict]) -> str:
+    """Per net (train, then tests): its seed (which layers may derive streams from) and generator state."""
+    return json.dumps({"seeds": seeds, "nets": states}, separators=(",", ":"))
 
 
-def decode_random_state(text: str, path: str | Path) -> list[dict]:
+def decode_random_state(text: str, path: str | Path) -> tuple[list[int | None], list[dict]]:
+    """The seeds and generator states; none for a state without them (one Caffe wrote)."""
+    if not text:
+        return [], []
     with contextlib.suppress(ValueError, TypeError, KeyError, AttributeError):
-        states = json.loads(text)["nets"]
-        if isinstance(states, list) and all(isinstance(s, dict) for s in states):
-            return states
+        content = json.loads(text)
+        seeds, states = content.get("seeds", []), content["nets"]
+        if isinstance(states, list) and all(isinstance(s, dict) for s in states) and isinstance(seeds, list):
+            return seeds, states
     raise WeightsError("the random generator state is corrupt", file=str(path),
                        hint="the file is truncated or corrupt; resume from an older snapshot")
