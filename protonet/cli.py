@@ -75,7 +75,11 @@ def check(model: str, phase: str, stage: tuple[str, ...], level: int) -> None:
 @click.argument("source", type=click.Path(dir_okay=False))
 @click.argument("target", type=click.Path(dir_okay=False))
 def convert(source: str, target: str) -> None:
-    """Convert between formats, chosen by the extensions (e.g. net.prototxt -> net.yaml)."""
+    """Convert between formats, chosen by the extensions.
+
+    Nets and solvers: .prototxt <-> .yaml. Weights: .caffemodel <-> .npz <-> .caffemodel.h5.
+    Blobs: .binaryproto <-> .npy. Solver states: .solverstate <-> .npz.
+    """
     from .convert import convert_file
 
     click.echo(convert_file(source, target))
@@ -97,8 +101,11 @@ EFFECT = click.Choice(["snapshot", "stop", "none"])
 @click.option("--sighup-effect", type=EFFECT, default="snapshot", show_default=True,
               help="SIGHUP: snapshot (and go on), stop (after a snapshot) or none.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar [default: when on a terminal].")
+@click.option("--debug-info", is_flag=True,
+              help="Log each layer's mean |data| and |diff| on display iterations (solver field debug_info).")
 def train(solver_file: str, weights: str | None, reinit: tuple[str, ...], snapshot: str | None,
-          overrides: tuple[str, ...], sigint_effect: str, sighup_effect: str, progress: bool | None) -> None:
+          overrides: tuple[str, ...], sigint_effect: str, sighup_effect: str, progress: bool | None,
+          debug_info: bool) -> None:
     """Train a net as the solver file says; snapshots go where snapshot_prefix points."""
     from .solvers import SignalHandler, Solver
     from .zoo import resolve_weights
@@ -107,7 +114,8 @@ def train(solver_file: str, weights: str | None, reinit: tuple[str, ...], snapsh
         raise click.UsageError("give --snapshot to resume or --weights to fine-tune, not both")
     if reinit and not weights:
         raise click.UsageError("--reinit applies only with --weights")
-    solver = Solver(solver_file, overrides=list(overrides), reinit=list(reinit),
+    solver = Solver(solver_file, overrides=[*overrides, *(["debug_info=true"] if debug_info else [])],
+                    reinit=list(reinit),
                     weights=resolve_weights(weights) if weights else None,
                     progress=sys.stderr.isatty() if progress is None else progress)
     if snapshot:
@@ -196,6 +204,52 @@ def upgrade(source: str, target: str) -> None:
     fix = upgrade_net if isinstance(message, pb.NetParameter) else upgrade_solver
     config.save(fix(message, source=source), target)
     click.echo(f"wrote {target}")
+
+
+@cli.command()
+@click.option("--model", required=True, help="Net definition, or zoo:NAME.")
+@click.argument("output", type=click.Path(dir_okay=False))
+@click.option("--rankdir", type=click.Choice(["LR", "TB", "BT", "RL"]), default="LR", show_default=True)
+@click.option("--phase", type=PHASE, default="TEST", show_default=True)
+def draw(model: str, output: str, rankdir: str, phase: str) -> None:
+    """Draw the net as a graph: OUTPUT.svg/.png (with graphviz's dot) or OUTPUT.dot."""
+    from .draw import draw_net
+    from .zoo import resolve_model
+
+    click.echo(draw_net(resolve_model(model), output, rankdir=rankdir, phase=phase.upper()))
+
+
+@cli.command()
+@click.option("--threads", type=click.IntRange(1), multiple=True,
+              help="BLAS/OpenMP threads, set in each worker's environment (repeatable) [default: 1 and 2].")
+@click.option("--compare", type=click.Choice(["torch"]), default=None,
+              help="Also time the same nets in PyTorch (NCHW and channels-last), when it is installed.")
+@click.option("--repeats", type=click.IntRange(1), default=7, show_default=True,
+              help="Timed blocks per workload; the median is reported.")
+@click.option("--iterations", type=click.IntRange(1), default=None,
+              help="Steps per timed block [default: per workload].")
+@click.option("--memory-iterations", type=click.IntRange(1), default=2000, show_default=True,
+              help="Training iterations of the lenet-rss workload.")
+@click.option("--workloads", "workload_names", multiple=True, metavar="NAME[,NAME...]",
+              help="Workloads to run (repeatable or comma-separated) [default: all]: lenet-train, "
+                   "cifar10-quick-train, mlp-train, lenet-infer-256, lenet-infer-1, lenet-rss.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None,
+              help="Also write the results as JSON here.")
+def bench(threads: tuple[int, ...], compare: str | None, repeats: int, iterations: int | None,
+          memory_iterations: int, workload_names: tuple[str, ...], json_out: str | None) -> None:
+    """Time fixed workloads (LeNet, CIFAR-10 quick, an MLP) on synthetic data, optionally beside PyTorch."""
+    import json
+
+    from .bench import ALL, format_table, run_benchmark
+    from .io import atomic_write
+
+    names = [n.strip() for item in workload_names for n in item.split(",") if n.strip()] or list(ALL)
+    report = run_benchmark(names, list(threads) or [1, 2], compare, repeats, iterations, memory_iterations,
+                           log=lambda line: click.echo(line, err=True))
+    click.echo(format_table(report))
+    if json_out:
+        atomic_write(json_out, json.dumps(report, indent=1).encode())
+        click.echo(f"wrote {json_out}")
 
 
 # ------------------------------------------------------------------ data

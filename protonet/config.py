@@ -230,7 +230,8 @@ class _YamlFiller:
         self.file = file
 
     def error(self, message: str, node: yaml.Node, layer: str | None, hint: str | None = None) -> ConfigError:
-        return ConfigError(message, file=self.file, line=node.start_mark.line + 1, layer=layer, hint=hint)
+        line = node.start_mark.line + 1 if node.start_mark else None  # None: a node made here (--set '')
+        return ConfigError(message, file=self.file, line=line, layer=layer, hint=hint)
 
     def fill(self, message: Message, node: yaml.Node, layer: str | None, where: str = "") -> None:
         desc = message.DESCRIPTOR
@@ -453,5 +454,6 @@ def set_field(message: Message, path: str, value: str, *, file: str = "--set") -
         node = yaml.compose(value, Loader=yaml.SafeLoader) or yaml.ScalarNode("tag:yaml.org,2002:str", "")
     except yaml.YAMLError as exc:
         raise ConfigError(f"cannot parse value '{value}' of {path}: {exc}", file=file) from None
+    _check_plain_yaml(node, file)
     target.ClearField(last)
     _YamlFiller(file).fill_field(target, field, node, None)

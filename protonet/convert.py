@@ -14,7 +14,6 @@ Every conversion is exact: float32 stays float32, float64 stays float64.
 from __future__ import annotations
 
 import io
-import zipfile
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +30,7 @@ from .weights import (
     array_to_blobproto,
     blobproto_to_array,
     check_npy_header,
+    read_npz_arrays,
     read_weights,
     weights_to_npz_bytes,
 )
@@ -272,16 +272,7 @@ def _parse_bytes(path: str, message: Message, kind: str) -> Message:
 
 
 def _load_npz(path: str) -> dict[str, np.ndarray]:
-    try:
-        archive = np.load(path, allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise WeightsError("a single array, not an .npz archive of named arrays", file=path)
-        with archive:
-            return {key: archive[key] for key in archive.files}
-    except FileNotFoundError:
-        raise WeightsError("file not found", file=path) from None
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, MemoryError) as exc:
-        raise WeightsError(f"not a valid .npz ({exc})", file=path, hint=CORRUPT) from None
+    return read_npz_arrays(path, kinds="biufU")  # each header checked before numpy allocates
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:

@@ -32,11 +32,11 @@ def deploy_net(model: str | Path, batch: int = 1) -> pb.NetParameter:
             out.layer.add(name=data_top, type="Input", top=[data_top]).input_param.shape.add(dim=shape)
             available.add(data_top)
             continue
-        if layer.type in DROP_TYPES or not all(b in available for b in layer.bottom):
-            continue
-        if layer.type == "SoftmaxWithLoss":
+        if layer.type == "SoftmaxWithLoss" and layer.bottom[0] in available:
             out.layer.add(name="prob", type="Softmax", bottom=[layer.bottom[0]], top=["prob"])
             available.add("prob")
+            continue
+        if layer.type in DROP_TYPES or not all(b in available for b in layer.bottom):
             continue
         copy = out.layer.add()
         copy.CopyFrom(layer)

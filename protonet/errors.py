@@ -22,7 +22,7 @@ class ProtonetError(Exception):
             where = f"{self.file}:{self.line}: " if self.line else f"{self.file}: "
         layer = f"layer '{self.layer}': " if self.layer else ""
         hint = f"; {self.hint}" if self.hint else ""
-        return f"{where}{layer}{self.message}{hint}"
+        return " ".join(f"{where}{layer}{self.message}{hint}".splitlines())  # one line, whatever it quotes
 
     def located(self, *, file: str | None = None, line: int | None = None,
                 layer: str | None = None) -> ProtonetError:

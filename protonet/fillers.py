@@ -91,4 +91,8 @@ def fill(x: np.ndarray, param: pb.FillerParameter, rng: np.random.Generator) -> 
                           hint=did_you_mean(param.type, FILLERS) or f"one of {', '.join(FILLERS)}")
     if param.sparse >= 0 and param.type != "gaussian":
         raise ConfigError(f"'sparse' applies only to the gaussian filler, not '{param.type}'")
+    if param.type == "gaussian" and (np.signbit(param.std) or np.isnan(param.std)):  # numpy refuses -0.0 too
+        raise ConfigError(f"gaussian filler std must be >= 0, found {param.std}")
+    if param.type == "uniform" and not (param.min <= param.max and np.isfinite(param.max - param.min)):
+        raise ConfigError(f"uniform filler needs finite min <= max, found min {param.min}, max {param.max}")
     filler(x, param, rng)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -16,6 +17,14 @@ def atomic_write(path: str | Path, data: bytes) -> None:
     On any error (a full disk, a permission) the temporary file is removed, any older file at
     `path` is left as it was, and a StorageError names the path.
     """
+    try:
+        replace_atomically(path, data)
+    except OSError as exc:
+        raise write_error(exc, path, "the previous file, if any, is unchanged") from None
+
+
+def replace_atomically(path: str | Path, data: bytes) -> None:
+    """atomic_write, raising the OSError itself (for callers that explain it their own way)."""
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     tmp = None
@@ -30,13 +39,50 @@ def atomic_write(path: str | Path, data: bytes) -> None:
         os.replace(tmp, path)
         tmp = None
         fsync_dir(folder)
-    except OSError as exc:
-        raise StorageError(f"cannot write: {exc.strerror or exc}", file=str(path),
-                           hint="the previous file, if any, is unchanged") from None
     finally:
         if tmp is not None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+
+
+def append(path: str | Path, data: bytes) -> None:
+    """Append `data` to `path` (created when missing) in one write; on an error (a full disk) the file
+    is cut back to its old length, so it never ends in a partial record, and a StorageError names it."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise write_error(exc, path, "nothing was written") from None
+    try:
+        size = os.fstat(fd).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)
+            raise write_error(exc, path, "the file is as it was before") from None
+    finally:
+        os.close(fd)
+
+
+def fsync_file(path: str | Path) -> None:
+    """Flush a file's data to disk (e.g. an appended log, at a snapshot); a StorageError when that fails."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise write_error(exc, path, "the data written last may be lost in a crash") from None
+
+
+def write_error(exc: OSError, path: str | Path, hint: str, what: str = "cannot write") -> StorageError:
+    """A one-line StorageError for a failed write, `what: reason`, with advice for a full disk."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        hint = f"free some space; {hint}"
+    return StorageError(f"{what}: {exc.strerror or exc}", file=str(path), hint=hint)
 
 
 def _umask() -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,6 +152,8 @@ class Net:
         self.ctx = LayerContext(phase=state.phase, dtype=np.dtype(dtype), rng=np.random.default_rng(seed),
                                 base_dir=base, seed=seed)
         self.param = insert_splits(filter_net(param, state))
+        # observer("forward" | "backward", layer index) runs after each layer: debug_info, fault finding.
+        self.observer: Callable[[str, int], None] | None = None
         self._build()
         if weights:
             self.copy_from(weights)
@@ -321,6 +324,8 @@ class Net:
                 layer.forward(bottom, top)
             except ProtonetError as exc:
                 raise exc.located(layer=layer.name) from None
+            if self.observer is not None:
+                self.observer("forward", i)
             for w, blob in zip(self.loss_weights[i], top):
                 if w:
                     loss += w * float(blob.data.sum())
@@ -344,6 +349,8 @@ class Net:
                 if w and name not in given:
                     blob.diff.fill(w)
             self.layers[i].backward(top, self.bottom_needs_backward[i], bottom)
+            if self.observer is not None:
+                self.observer("backward", i)
 
     def forward_backward(self) -> float:
         """One forward and one backward pass; returns the weighted loss."""

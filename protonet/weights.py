@@ -12,7 +12,7 @@ import numpy as np
 from google.protobuf.message import DecodeError
 
 from .blob import check_shape
-from .errors import WeightsError
+from .errors import ProtonetError, WeightsError
 from .io import atomic_write
 from .proto import pb
 
@@ -76,7 +76,7 @@ def parse_netparameter(data: bytes, path: str) -> pb.NetParameter:
 
 
 def read_weights(path: str | Path) -> LayerWeights:
-    """Layer name -> parameter arrays, from a .caffemodel or .npz (by content, not extension)."""
+    """Layer name -> parameter arrays, from a .caffemodel, .npz or .caffemodel.h5 (by content, not extension)."""
     path = str(path)
     try:
         data = Path(path).read_bytes()
@@ -86,6 +86,10 @@ def read_weights(path: str | Path) -> LayerWeights:
         raise WeightsError(f"cannot read weights: {exc.strerror}", file=path) from None
     if data[:4] == b"PK\x03\x04":
         return _read_npz(path)
+    if data[:8] == b"\x89HDF\r\n\x1a\n":
+        from .convert import read_hdf5_weights
+
+        return read_hdf5_weights(path)
     net = parse_netparameter(data, path)
     out: LayerWeights = OrderedDict()
     for layer in list(net.layer) + list(net.layers):
@@ -100,41 +104,44 @@ def read_weights(path: str | Path) -> LayerWeights:
     return out
 
 
-def check_npy_header(stream: BinaryIO, name: str, path: str) -> None:
-    """Read a .npy header from `stream` and refuse, before numpy allocates anything, an array of
-    non-numbers (object arrays are pickled Python objects) or of more than max_elements() values."""
+def check_npy_header(stream: BinaryIO, name: str, path: str, *, kinds: str = "biuf",
+                     error: type[ProtonetError] = WeightsError) -> None:
+    """Read a .npy header from `stream` and refuse, before numpy allocates anything, values of a
+    dtype kind not in `kinds` (object arrays are pickled Python objects: never) or more than
+    max_elements() values (or characters, for strings)."""
     version = np.lib.format.read_magic(stream)
     read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
     shape, _, dtype = read(stream)
-    if dtype.kind not in "biuf":
+    if dtype.hasobject or dtype.kind not in kinds:
         hint = "object arrays hold pickled Python objects, which protonet never loads"
-        raise WeightsError(f"array '{name}' holds {dtype} values, expected numbers", file=path,
-                           hint=hint if dtype.hasobject else None)
+        raise error(f"array '{name}' holds {dtype} values, expected numbers", file=path,
+                    hint=hint if dtype.hasobject else None)
     try:
-        check_shape(shape, f"array '{name}'", WeightsError)
-    except WeightsError as exc:
+        check_shape((*shape, dtype.itemsize // 4) if dtype.kind == "U" else shape, f"array '{name}'", error)
+    except ProtonetError as exc:
         raise exc.located(file=path) from None
 
 
-def read_npz_arrays(path: str) -> dict[str, np.ndarray]:
-    """The arrays of an .npz archive by name, each header checked (check_npy_header) before it is loaded."""
+def read_npz_arrays(path: str, *, kinds: str = "biuf",
+                    error: type[ProtonetError] = WeightsError) -> dict[str, np.ndarray]:
+    """The arrays of an .npz archive by name, each header checked by check_npy_header (with `kinds`)
+    before it is loaded; any fault is an `error` naming the file."""
     try:
         with np.load(path, allow_pickle=False) as archive:
             if not isinstance(archive, np.lib.npyio.NpzFile):
-                raise WeightsError("a single array, not an .npz archive of named arrays", file=path)
+                raise error("a single array, not an .npz archive of named arrays", file=path)
             members = set(archive.zip.namelist())
             arrays = {}
             for key in archive.files:
                 with archive.zip.open(key + ".npy" if key + ".npy" in members else key) as member:
-                    check_npy_header(member, key, path)
+                    check_npy_header(member, key, path, kinds=kinds, error=error)
                 arrays[key] = archive[key]
             return arrays
     except FileNotFoundError:
-        raise WeightsError("file not found", file=path) from None
+        raise error("file not found", file=path) from None
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError, RuntimeError,
             zlib.error) as exc:
-        raise WeightsError(f"not a valid .npz ({exc})", file=path,
-                           hint="the file is truncated or corrupt") from None
+        raise error(f"not a valid .npz ({exc})", file=path, hint="the file is truncated or corrupt") from None
 
 
 def _read_npz(path: str) -> LayerWeights:

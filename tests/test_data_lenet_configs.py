@@ -36,7 +36,7 @@ def test_solver_yaml_and_prototxt_are_the_same_solver():
         (pytest.approx(0.01), pytest.approx(0.9), pytest.approx(0.0005), "inv", pytest.approx(0.75))
     s = solver
     assert (s.max_iter, s.test_interval, s.test_iter[0], s.snapshot, s.random_seed) == \
-        (2000, 500, 100, 1000, 1701)
+        (4000, 1000, 100, 2000, 1701)
 
 
 def test_deploy_ends_in_softmax_prob():

@@ -58,7 +58,11 @@ class Pool2D:
     # -- MAX ---------------------------------------------------------------------------------------
 
     def max_forward(self, x: np.ndarray, y: np.ndarray) -> None:
-        """y = max over the window; argmax = the offset of its first maximum."""
+        """y = max over the window; argmax = the offset i*kw + j of its first maximum in row-major order.
+
+        Separable: first along each window row (m[r, q] = max_j source[r, q*sw + j], a[r, q] = the first
+        such j), then over the kh rows of each window (the first row holding the maximum wins, with its
+        column a): 2 (kw - 1) + 2 (kh - 1) passes over the data instead of 2 kh kw."""
         self.argmax = self.buffers.get("argmax", y.shape, np.min_scalar_type(self._kernel_count() - 1))
         if self._is_global(x):
             flat = x.reshape(*x.shape[:2], -1)
@@ -66,16 +70,38 @@ class Pool2D:
             self.argmax[...] = first.reshape(y.shape)
             np.copyto(y, np.take_along_axis(flat, first, -1).reshape(y.shape))
             return
-        windows = self._windows(self._source(x, np.finfo(x.dtype).min), y.shape)
-        np.copyto(y, windows[0])
-        for window in windows[1:]:
-            np.maximum(y, window, out=y)
-        equal = self._start_marking(y.shape)
-        for k, window in enumerate(windows[:-1]):
-            np.equal(window, y, out=equal)
-            self._mark_first(k, equal)
-        np.logical_not(self.buffers.get("found", y.shape, bool), out=equal)  # no earlier maximum: the last
-        self._mark_first(len(windows) - 1, equal)
+        (kh, kw), (sh, sw), (oh, ow) = self.geometry.kernel, self.geometry.stride, y.shape[2:]
+        source = self._source(x, np.finfo(x.dtype).min)
+        rows = (oh - 1) * sh + kh
+        row_shape = (*y.shape[:2], rows, ow)
+        row_max = self.buffers.get("row_max", row_shape, y.dtype)
+        row_arg = self.buffers.get("row_arg", row_shape, self.argmax.dtype)
+        columns = [source[:, :, :rows, j:j + sw * (ow - 1) + 1:sw] for j in range(kw)]
+        self._first_max(columns, row_max, row_arg, lambda j, _: j)
+        index = self.argmax.dtype.type
+
+        def offset(i: int, scratch: np.ndarray) -> np.ndarray:  # i*kw + a: increases with i, as required
+            return np.add(row_arg[:, :, i:i + sh * (oh - 1) + 1:sh], index(i * kw), out=scratch)
+
+        self._first_max([row_max[:, :, i:i + sh * (oh - 1) + 1:sh] for i in range(kh)], y, self.argmax, offset)
+
+    def _first_max(self, candidates: list[np.ndarray], out: np.ndarray, arg: np.ndarray, index) -> None:
+        """out = the maximum of the candidates; arg = index(k) of the first candidate k holding it.
+
+        Branch-free (masked writes are slow on random masks): where candidate k is strictly greater
+        than the running maximum, arg = max(arg, index(k)), which is index(k) as long as the indices
+        increase with k (here: j, or i*kw + j)."""
+        greater = self.buffers.get(("greater", out.shape), out.shape, bool)
+        chosen = self.buffers.get(("chosen", out.shape), out.shape, arg.dtype)
+        scratch = self.buffers.get(("index", out.shape), out.shape, arg.dtype)
+        np.copyto(out, candidates[0])
+        np.copyto(arg, index(0, scratch))
+        for k, candidate in enumerate(candidates[1:], 1):
+            np.greater(candidate, out, out=greater)
+            np.maximum(out, candidate, out=out)
+            np.multiply(greater.view(arg.dtype) if arg.itemsize == 1 else greater, index(k, scratch),
+                        out=chosen)
+            np.maximum(arg, chosen, out=arg)
 
     def max_backward(self, dy: np.ndarray, dx: np.ndarray) -> None:
         """dx[chosen element of each window] += dy, the choice being `argmax` of the last forward."""

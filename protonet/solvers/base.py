@@ -8,22 +8,26 @@ snapshot when due.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from ..config import save
-from ..errors import ConfigError, NumericalError, ProtonetError, WeightsError
-from ..io import atomic_write
-from ..net import Net
+from ..errors import ConfigError, NumericalError, WeightsError
+from ..layers.base import Layer
+from ..lock import RunLock
+from ..net import LearnableParam, Net
 from ..proto import pb
 from ..weights import array_to_blobproto, blob_fits, blobproto_to_array
 from .build import RULES, build_net, load, net_seeds, net_specs, resolved, snapshot_prefix, validate
 from .lr_policy import learning_rate
 from .monitor import Monitor
+from .numerics import DebugInfo, find_fault, first_non_finite, log_param_norms, log_update
 from .signals import NONE, SNAPSHOT, STOP, SignalHandler
 from .snapshot import (
     check_writable,
@@ -31,12 +35,16 @@ from .snapshot import (
     encode_random_state,
     learned_net_path,
     read_state,
+    remove_temporaries,
+    run_files,
     snapshot_paths,
+    write_snapshot,
 )
 
 log = logging.getLogger("protonet")
 
 Weights = str | Path | list[str | Path] | None
+Position = tuple[dict, list[tuple[Layer, tuple[int, int]]]]  # a generator state, data layers' cursors
 
 
 class Solver:
@@ -72,8 +80,9 @@ class Solver:
         self.test_scores: list[dict[str, float | np.ndarray]] = [{} for _ in self._test_nets]
         self.stopped_early = False
         self.last_snapshot: tuple[int, str] | None = None
-        self.monitor = Monitor(f"{self.prefix}_metrics.jsonl" if self.prefix else None, progress)
+        self.monitor = Monitor(run_files(self.prefix)["metrics"] if self.prefix else None, progress)
         self._started = False
+        self._lock: RunLock | None = None
         self._copy_weights(weights, reinit)
 
     # -- the public surface ---------------------------------------------------------------------
@@ -103,6 +112,10 @@ class Solver:
 
     def solve(self, signals: SignalHandler | None = None) -> None:
         """Train to max_iter from the current iteration; snapshot at the end (snapshot_after_train)."""
+        with self._writing():
+            self._solve(signals)
+
+    def _solve(self, signals: SignalHandler | None) -> None:
         log.info("Solving %s", self._net.name)
         log.info("Learning Rate Policy: %s", self.param.lr_policy)
         self.step(self.param.max_iter - self._iter, signals)
@@ -123,6 +136,10 @@ class Solver:
 
     def step(self, iters: int, signals: SignalHandler | None = None) -> None:
         """Run `iters` iterations (fewer when a signal asks to stop; a stop always snapshots)."""
+        with self._writing():
+            self._step(iters, signals)
+
+    def _step(self, iters: int, signals: SignalHandler | None) -> None:
         self._start_run()
         stop_iter = self._iter + iters
         self.stopped_early = False
@@ -133,12 +150,17 @@ class Solver:
                     self.test_all(signals)
                     if self.stopped_early:
                         break
-                self._forward_backward()
+                display = bool(self.param.display) and self._iter % self.param.display == 0
+                debug = display and self.param.debug_info
+                self._forward_backward(debug)
                 rate, self.current_step = self._rate()
-                if self.param.display and self._iter % self.param.display == 0:
+                if display:
                     self.monitor.train(self._iter, self.smoothed_loss, rate, self._outputs(self._net),
                                        self._loss_weights(self._net))
                 self._apply_update(rate)
+                self._check_params()
+                if debug:
+                    log_update(self._net)
                 self._iter += 1
                 self.monitor.tick(self.smoothed_loss, rate)
                 action = signals.poll() if signals else NONE
@@ -162,12 +184,22 @@ class Solver:
 
     # -- one iteration --------------------------------------------------------------------------
 
-    def _forward_backward(self) -> None:
-        """iter_size passes accumulate the gradients; their mean loss joins the smoothing window."""
-        size = self.param.iter_size
-        loss = sum(self._net.forward_backward() for _ in range(size)) / size
-        if not math.isfinite(loss):
-            raise self._non_finite(loss)
+    def _forward_backward(self, debug: bool = False) -> None:
+        """iter_size passes accumulate the gradients; their mean loss joins the smoothing window.
+
+        A non-finite loss or gradient stops training before the update (the weights stay as they were).
+        """
+        net, size = self._net, self.param.iter_size
+        start = self._read_position()
+        net.observer = DebugInfo(net) if debug else None
+        try:
+            loss = sum(net.forward_backward() for _ in range(size)) / size
+        finally:
+            net.observer = None
+        if debug:
+            log_param_norms(net)
+        if not math.isfinite(loss) or first_non_finite([lp.blob.diff for lp in net.learnable]) is not None:
+            raise self._non_finite(loss, start)
         self._record_loss(loss)
 
     def _record_loss(self, loss: float) -> None:
@@ -259,24 +291,71 @@ class Solver:
                     weights[name] = weight
         return weights
 
-    def _non_finite(self, loss: float) -> NumericalError:
-        layer = first_non_finite_layer(self._net)
-        found = f"; layer '{layer}' is the first to output a non-finite value" if layer else ""
+    def _read_position(self) -> Position:
+        """Where the train net's generator and data layers stand, to replay an iteration from."""
+        cursors = [(layer, layer.cursor()) for layer in readers(self._net)]
+        return self._net.ctx.rng.bit_generator.state, cursors
+
+    def _non_finite(self, loss: float, start: Position) -> NumericalError:
+        """The error for a failed iteration, naming the first layer whose output was non-finite: found
+        by replaying the iteration from `start` with a check after every layer."""
+        rng_state, cursors = start
+        self._net.ctx.rng.bit_generator.state = rng_state
+        for layer, (position, epoch) in cursors:
+            layer.seek(position, epoch)
+        fault = find_fault(self._net, self.param.iter_size)
+        what = f"the loss is {loss}" if not math.isfinite(loss) else "a gradient is non-finite"
+        if fault is None:
+            found = " (a replay of the iteration stayed finite: no layer found)"
+        elif fault.direction == "forward":
+            found = f"; layer '{fault.layer}' is the first to output a non-finite value (forward)"
+        else:
+            found = f"; layer '{fault.layer}' is the first to output a non-finite gradient (backward)"
+        return NumericalError(f"{what} at iteration {self._iter}{found}", hint=self._numerical_hint())
+
+    def _check_params(self) -> None:
+        """A parameter the update made non-finite (an overflow: too large a learning rate) stops training."""
+        bad = self._first_bad_param()
+        if bad is not None:
+            raise NumericalError(f"parameter {bad.index} became non-finite in the update at iteration "
+                                 f"{self._iter}", layer=bad.layer, hint=self._numerical_hint())
+
+    def _first_bad_param(self) -> LearnableParam | None:
+        learnable = self._net.learnable
+        k = first_non_finite([lp.blob.data for lp in learnable])
+        return None if k is None else learnable[k]
+
+    def _numerical_hint(self) -> str:
         last = f"; the last good snapshot is {self.last_snapshot[1]}" if self.last_snapshot else ""
-        return NumericalError(f"the loss is {loss} at iteration {self._iter}{found}",
-                              hint=f"lower base_lr or set clip_gradients{last}")
+        return f"lower base_lr or set clip_gradients; --debug-info shows per-layer values{last}"
 
     # -- files ----------------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Hold `<prefix>.lock` (re-entrant) while writing under the prefix: a second run on the same prefix
+        fails at once with a StorageError naming this one's pid. The folder is checked writable first."""
+        if not self.prefix:
+            yield
+            return
+        if self._lock is None:
+            check_writable(self.prefix)
+            self._lock = RunLock(f"{self.prefix}.lock", f"snapshot prefix '{self.prefix}'")
+        with self._lock:
+            yield
+
     def _start_run(self) -> None:
-        """Once per Solver, before the first iteration: the snapshot folder, the resolved configs, metrics."""
+        """Once per Solver, before the first iteration (prefix locked): clear what a killed run left half
+        written, write the resolved configs, start the metrics."""
         if self._started:
             return
         self._started = True
         if self.prefix:
-            check_writable(self.prefix)
-            save(resolved(self.param, self.specs, self.seed, self.prefix), f"{self.prefix}_solver.prototxt")
-            save(self.specs[0].param, f"{self.prefix}_net.prototxt")
+            for name in remove_temporaries(self.prefix):
+                log.info("Removed %s, a temporary file a stopped run left behind", name)
+            files = run_files(self.prefix)
+            save(resolved(self.param, self.specs, self.seed, self.prefix), files["solver"])
+            save(self.specs[0].param, files["net"])
         self.monitor.begin(self._iter)
 
     def _snapshotted(self) -> bool:
@@ -292,18 +371,19 @@ class Solver:
         """Write `<prefix>_iter_<N>.caffemodel`, then its `.solverstate`, atomically; returns the latter."""
         if not self.prefix:
             raise ConfigError("cannot snapshot: snapshot_prefix is not set", hint="set snapshot_prefix")
-        for lp in self._net.learnable:
-            if not np.isfinite(lp.blob.data).all():
-                raise NumericalError(f"parameter {lp.index} has non-finite values at iteration {self._iter}",
-                                     layer=lp.layer, hint="snapshot not written; lower base_lr")
+        bad = self._first_bad_param()
+        if bad is not None:
+            raise NumericalError(f"parameter {bad.index} has non-finite values at iteration {self._iter}",
+                                 layer=bad.layer, hint="snapshot not written; lower base_lr")
         model, state_path = snapshot_paths(self.prefix, self._iter)
-        log.info("Snapshotting to binary proto file %s", model)
-        if self.param.snapshot_diff:
-            atomic_write(model, self._net.to_proto(with_diff=True).SerializeToString())
-        else:
-            self._net.save(model)
-        log.info("Snapshotting solver state to binary proto file %s", state_path)
-        atomic_write(state_path, self.state(model).SerializeToString())
+        weights = self._net.to_proto(with_diff=self.param.snapshot_diff).SerializeToString()
+        state = self.state(model).SerializeToString()
+        with self._writing():
+            self.monitor.sync()
+            log.info("Snapshotting to binary proto file %s", model)
+            log.info("Snapshotting solver state to binary proto file %s", state_path)
+            last = self.last_snapshot[1] if self.last_snapshot else None
+            write_snapshot(self._iter, weights, state, self.prefix, last)
         self.last_snapshot = (self._iter, state_path)
         return state_path
 
@@ -370,15 +450,13 @@ class Solver:
     def _nets(self) -> list[Net]:
         return [self._net, *self._test_nets]
 
-    def _cursor_layers(self) -> list[tuple[str, object]]:
-        """Layers with a read position (cursor() -> (position, epoch), seek(position, epoch)), by state name:
-        the layer's name in the train net, `test<k>/<name>` in test net k."""
+    def _cursor_layers(self) -> list[tuple[str, Layer]]:
+        """Layers with a read position, by state name: the layer's name in the train net, `test<k>/<name>` in
+        test net k."""
         found = []
         for k, net in enumerate(self._nets()):
             tag = "" if k == 0 else f"test{k - 1}/"
-            for layer in net.layers:
-                if callable(getattr(layer, "cursor", None)) and callable(getattr(layer, "seek", None)):
-                    found.append((tag + layer.name, layer))
+            found += [(tag + layer.name, layer) for layer in readers(net)]
         return found
 
     def _copy_weights(self, weights: Weights, reinit: tuple[str, ...] | list[str]) -> None:
@@ -394,16 +472,7 @@ class Solver:
                 net.copy_from(path, reinit=reinit)
 
 
-def first_non_finite_layer(net: Net) -> str | None:
-    """The first layer whose output is non-finite (or that refuses its input) in a fresh forward pass."""
-    for i, layer in enumerate(net.layers):
-        bottom = [net.blobs[name] for name in net.bottom_names[i]]
-        top = [net.blobs[name] for name in net.top_names[i]]
-        try:
-            layer.reshape(bottom, top)
-            layer.forward(bottom, top)
-        except ProtonetError:
-            return layer.name
-        if not all(np.isfinite(blob.data).all() for blob in top):
-            return layer.name
-    return None
+def readers(net: Net) -> list[Layer]:
+    """The layers with a read position: cursor() -> (position, epoch) and seek(position, epoch)."""
+    return [layer for layer in net.layers
+            if callable(getattr(layer, "cursor", None)) and callable(getattr(layer, "seek", None))]

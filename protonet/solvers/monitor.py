@@ -13,8 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import StorageError
-from ..io import atomic_write
+from ..io import append, atomic_write, fsync_file
 
 log = logging.getLogger("protonet")
 
@@ -40,15 +39,16 @@ class Monitor:
         atomic_write(path, kept.encode())
 
     def event(self, **fields: object) -> None:
+        """Append one JSON line (whole, or not at all: a full disk leaves the file as it was)."""
         if self.metrics_path is None:
             return
         fields["seconds"] = round(time.perf_counter() - self.started, 3)
-        try:
-            with self.metrics_path.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps(fields) + "\n")
-        except OSError as exc:
-            raise StorageError(f"cannot write metrics: {exc.strerror or exc}",
-                               file=str(self.metrics_path)) from None
+        append(self.metrics_path, (json.dumps(fields) + "\n").encode())
+
+    def sync(self) -> None:
+        """Flush the metrics to disk (at each snapshot, so they survive a crash as the snapshot does)."""
+        if self.metrics_path is not None and self.metrics_path.is_file():
+            fsync_file(self.metrics_path)
 
     def train(self, iteration: int, loss: float, lr: float, outputs: Outputs,
               weights: dict[str, float]) -> None:

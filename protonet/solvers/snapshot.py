@@ -6,12 +6,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
 from google.protobuf.message import DecodeError
 
 from ..errors import StorageError, WeightsError
+from ..io import replace_atomically, write_error
 from ..proto import pb
 
 WEIGHT_SUFFIXES = (".caffemodel", ".caffemodel.h5", ".npz", ".h5")
@@ -20,6 +22,53 @@ WEIGHT_SUFFIXES = (".caffemodel", ".caffemodel.h5", ".npz", ".h5")
 def snapshot_paths(prefix: str, iteration: int) -> tuple[str, str]:
     """The weights and state file names for a snapshot at `iteration`."""
     return f"{prefix}_iter_{iteration}.caffemodel", f"{prefix}_iter_{iteration}.solverstate"
+
+
+def run_files(prefix: str) -> dict[str, str]:
+    """The other files a run writes under its prefix: the solver and net as run, and the metrics."""
+    return {"solver": f"{prefix}_solver.prototxt", "net": f"{prefix}_net.prototxt",
+            "metrics": f"{prefix}_metrics.jsonl"}
+
+
+def write_snapshot(iteration: int, weights: bytes, state: bytes, prefix: str, last: str | None) -> None:
+    """Write the weights, then the state that names them, each atomically (io.replace_atomically).
+
+    A crash between the two leaves a complete new .caffemodel beside the older pairs, never a state
+    whose weights are missing or partial. When the state cannot be written (a full disk), a weights
+    file this call created is removed again, so the folder holds what it held before, and a
+    StorageError says so, naming `last`, the last snapshot written.
+    """
+    model, state_path = snapshot_paths(prefix, iteration)
+    existed = os.path.lexists(model)
+    target = model
+    try:
+        replace_atomically(model, weights)
+        target = state_path
+        replace_atomically(state_path, state)
+    except OSError as exc:
+        if target == state_path and not existed:
+            with contextlib.suppress(OSError):
+                os.unlink(model)
+        kept = f"the last snapshot {last} is intact" if last else "no part of it was kept"
+        what = f"cannot write the snapshot at iteration {iteration}"
+        raise write_error(exc, target, kept, what) from None
+
+
+def remove_temporaries(prefix: str) -> list[str]:
+    """Delete the temporary files (io.atomic_write's `.<name>.<random>.tmp`) that a killed run left
+    under `prefix`; call it only while holding the prefix's lock. Returns the names removed."""
+    folder, stem = Path(prefix).parent, Path(prefix).name
+    names = [re.escape(file[len(prefix):]) for file in run_files(prefix).values()]
+    names.append(r"_iter_\d+\.(?:caffemodel|solverstate)")
+    pattern = re.compile(rf"\.{re.escape(stem)}(?:{'|'.join(names)})\.\w+\.tmp")
+    removed = []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(folder):
+            if pattern.fullmatch(entry.name):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+                    removed.append(entry.name)
+    return removed
 
 
 def check_writable(prefix: str) -> None:
