@@ -420,8 +420,8 @@ def torch_step(workload: Workload, threads: int, channels_last: bool):
 
 def torch_training_run(iterations: int, threads: int) -> Result:
     """configs/lenet/solver.yaml in PyTorch: Fashion-MNIST in memory as uint8, batches of 64 in file order
-    scaled by 1/256, the `inv` rate policy, a test pass (100 batches of 100) every 1000 iterations and at
-    the end, and a snapshot (weights and momentum) at the end."""
+    scaled by 1/256, the `inv` rate policy, a test pass (100 batches of 100) every 1000 iterations from
+    the first (Caffe's test_initialization) and at the end, and a snapshot (weights and momentum)."""
     torch = _torch()
     from .data.sources import open_source
 
@@ -445,7 +445,7 @@ def torch_training_run(iterations: int, threads: int) -> Result:
         model.train()
 
     for it in range(iterations):
-        if it and it % 1000 == 0:
+        if it % 1000 == 0:
             run_test()
         start = it * 64 % len(images)
         index = torch.arange(start, start + 64) % len(images)

@@ -28,16 +28,17 @@ def max_elements() -> int:
     return limit
 
 
-def check_shape(shape: tuple[int, ...], what: str = "blob",
-                error: type[ProtonetError] = ConfigError) -> tuple[int, ...]:
-    """Validate a shape before anything of it is allocated: non-negative dims, at most max_elements()."""
+def check_shape(shape: tuple[int, ...], what: str = "blob", error: type[ProtonetError] = ConfigError, *,
+                file: str | None = None, layer: str | None = None) -> tuple[int, ...]:
+    """Validate a shape before anything of it is allocated: non-negative dims, at most max_elements().
+    Faults are `error`s naming `file` and `layer` when given."""
     shape = tuple(int(d) for d in shape)
     if any(d < 0 for d in shape):
-        raise error(f"{what} shape {list(shape)} has a negative dimension")
+        raise error(f"{what} shape {list(shape)} has a negative dimension", file=file, layer=layer)
     limit = max_elements()
     if math.prod(d or 1 for d in shape) > limit:  # zero dims skipped: numpy refuses those shapes too
-        raise error(f"{what} shape {list(shape)} exceeds the limit of {limit} elements per array",
-                    hint=f"set {LIMIT_VARIABLE} (or --max-elements) higher if this is intended")
+        raise error(f"{what} shape {list(shape)} exceeds the limit of {limit} elements per array", file=file,
+                    layer=layer, hint=f"set {LIMIT_VARIABLE} (or --max-elements) higher if this is intended")
     return shape
 
 

@@ -240,6 +240,8 @@ class _YamlFiller:
         if desc.name in ("LayerParameter", "V1LayerParameter"):
             layer = self._layer_name(node) or layer
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise self.error(f"expected a field name, found {_kind(key_node)}", key_node, layer)
             name = key_node.value
             field = desc.fields_by_name.get(name)
             if field is None:

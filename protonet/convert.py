@@ -22,6 +22,7 @@ import numpy as np
 from google.protobuf.message import DecodeError, Message
 
 from . import config
+from .blob import check_shape
 from .errors import ConfigError, ProtonetError, WeightsError
 from .io import atomic_write
 from .proto import pb
@@ -110,9 +111,12 @@ def read_hdf5_weights(path: str) -> LayerWeights:
                 if item.dtype.kind not in "biuf":
                     raise WeightsError(f"dataset '{item.name}' holds {item.dtype} values, expected numbers",
                                        file=path)
+                check_shape(item.shape, f"dataset '{item.name}'", WeightsError, file=path)  # before reading
                 found.setdefault(prefix.rstrip("/"), {})[key] = np.array(item[()])
-            else:
+            elif isinstance(item, h5py.Group):
                 collect(item, f"{prefix}{key}/")
+            else:  # a committed datatype, or a link to nothing
+                raise WeightsError(f"'{group.name}/{key}' is neither a group nor a dataset", file=path)
 
     try:
         with h5py.File(path, "r") as handle:

@@ -2,7 +2,8 @@
 
 The lock is flock(2) on `<prefix>.lock`, a file holding the holder's pid and host. The kernel drops
 a flock when its holder exits or is killed, so a lock file left behind by a dead run is stale and
-is simply taken over. (On a platform without fcntl, as Windows, no lock is taken.)
+is simply taken over. (Where locks are not supported, as on Windows or some network file systems,
+no lock is taken.)
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class RunLock:
                 os.unlink(self.path)  # still holding the lock: the next holder makes a new file
             os.close(fd)
 
-    def _take(self) -> int:
+    def _take(self) -> int | None:
         while True:
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
@@ -68,9 +69,11 @@ class RunLock:
                 raise StorageError(f"{self.what} is in use by another run ({holder})", file=str(self.path),
                                    hint="wait for that run to end or stop it, or use another snapshot_prefix"
                                    ) from None
-            except OSError as exc:
+            except OSError as exc:  # a file system without locks (some network mounts): go on without
                 os.close(fd)
-                raise StorageError(f"cannot lock: {exc.strerror or exc}", file=str(self.path)) from None
+                log.warning("Cannot lock %s (%s): nothing stops a second run on this prefix", self.path,
+                            exc.strerror or exc)
+                return None
             if _is_current(fd, self.path):
                 break
             os.close(fd)  # the holder before us removed this file as we opened it: try again

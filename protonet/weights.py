@@ -32,10 +32,7 @@ def blobproto_shape(blob: pb.BlobProto) -> tuple[int, ...]:
 
 def blobproto_to_array(blob: pb.BlobProto, *, file: str | None = None, layer: str | None = None) -> np.ndarray:
     """The values of a BlobProto as an array of its shape (float32, or float64 for double_data)."""
-    try:
-        shape = check_shape(blobproto_shape(blob), "declared", WeightsError)
-    except WeightsError as exc:
-        raise exc.located(file=file, layer=layer) from None
+    shape = check_shape(blobproto_shape(blob), "declared", WeightsError, file=file, layer=layer)
     values = np.array(blob.double_data, np.float64) if len(blob.double_data) else np.array(blob.data, np.float32)
     count = int(np.prod(shape, dtype=np.int64))
     if values.size != count:
@@ -116,10 +113,8 @@ def check_npy_header(stream: BinaryIO, name: str, path: str, *, kinds: str = "bi
         hint = "object arrays hold pickled Python objects, which protonet never loads"
         raise error(f"array '{name}' holds {dtype} values, expected numbers", file=path,
                     hint=hint if dtype.hasobject else None)
-    try:
-        check_shape((*shape, dtype.itemsize // 4) if dtype.kind == "U" else shape, f"array '{name}'", error)
-    except ProtonetError as exc:
-        raise exc.located(file=path) from None
+    check_shape((*shape, dtype.itemsize // 4) if dtype.kind == "U" else shape, f"array '{name}'", error,
+                file=path)
 
 
 def read_npz_arrays(path: str, *, kinds: str = "biuf",

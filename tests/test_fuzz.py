@@ -39,7 +39,7 @@ from protonet.convert import convert_file
 from protonet.errors import ProtonetError
 from protonet.layers.registry import layer_types
 from protonet.proto import pb
-from protonet.solvers.snapshot import read_state
+from protonet.solvers.snapshot import decode_random_state, encode_random_state, read_state
 from protonet.upgrade import upgrade_solver
 from protonet.weights import array_to_blobproto, blobproto_to_array, weights_to_npz_bytes
 from tests.conftest_fuzz import LENET, LENET_V1, LENET_YAML, MANY_LAYERS, NET_V0, SOLVER, npy_bytes, zip_bytes
@@ -228,6 +228,9 @@ def test_set_field_applies_or_is_refused(path: str, value: str) -> None:
 # ------------------------------------------------------------------ binary seeds
 
 
+RANDOM_STATE = encode_random_state([0], [np.random.default_rng(0).bit_generator.state])
+
+
 @functools.cache
 def lenet() -> Net:
     return Net(config.parse(LENET, pb.NetParameter()), phase="TRAIN", seed=0)
@@ -242,7 +245,9 @@ def binary_seeds() -> dict[str, bytes]:
     for layer in model.layer:
         if layer.blobs:
             v1.layers.add(name=layer.name, type=pb.V1LayerParameter.INNER_PRODUCT).blobs.extend(layer.blobs)
-    state = pb.SolverState(iter=10, current_step=1, learned_net="lenet.caffemodel")
+    state = pb.SolverState(iter=10, current_step=1, learned_net="lenet.caffemodel", recent_loss=[0.5, 0.25],
+                           random_state=RANDOM_STATE)
+    state.data_cursor.add(layer="data", position=3, epoch=1)
     state.history.extend(array_to_blobproto(np.zeros_like(p.blob.data)) for p in net.learnable)
     legacy = pb.BlobProto(num=1, channels=2, height=3, width=3, data=np.arange(18.0).tolist())
     return {
@@ -349,7 +354,10 @@ def test_mutated_binaryproto_converts_or_is_refused(kind: str, data: st.DataObje
 
 
 def read_state_arrays(path: str) -> list[np.ndarray]:
-    return [blobproto_to_array(blob, file=path) for blob in read_state(path).history]
+    """What resuming reads from a .solverstate: the history arrays and the generator states."""
+    state = read_state(path)
+    decode_random_state(state.random_state, path)
+    return [blobproto_to_array(blob, file=path) for blob in state.history]
 
 
 @given(file=files_of("solverstate"))
@@ -357,6 +365,57 @@ def test_mutated_solverstate_reads_or_is_refused(file: bytes, workdir: Path) -> 
     path = written(workdir, "mutant.solverstate", file)
     outcome(lambda: read_state_arrays(path))
     outcome(lambda: convert_file(path, str(workdir / "out.npz")))
+
+
+@given(text=st.one_of(mutants(RANDOM_STATE), st.text(max_size=200), st.integers(1, 3000).map("[".__mul__)))
+def test_random_state_text_decodes_or_is_refused(text: str) -> None:
+    outcome(lambda: decode_random_state(text, "state.solverstate"))
+
+
+# ------------------------------------------------------------------ HDF5 weights (.caffemodel.h5)
+
+
+@pytest.fixture(scope="module")
+def h5py() -> Any:
+    return pytest.importorskip("h5py")  # an optional dependency
+
+
+@pytest.fixture(scope="module")
+def hdf5_seed(workdir: Path, h5py: Any) -> bytes:
+    """LeNet's weights in Caffe's HDF5 layout."""
+    from protonet.convert import write_hdf5_weights
+
+    path = workdir / "seed.caffemodel.h5"
+    write_hdf5_weights(OrderedDict((name, [b.data for b in blobs]) for name, blobs in lenet().params.items()),
+                       str(path))
+    return path.read_bytes()
+
+
+@given(data=st.data())
+def test_mutated_hdf5_weights_load_or_are_refused(data: st.DataObject, workdir: Path,
+                                                  hdf5_seed: bytes) -> None:
+    path = written(workdir, "mutant.caffemodel.h5", data.draw(mutated_bytes(hdf5_seed), label="file"))
+    outcome(lambda: lenet().copy_from(path))
+
+
+HDF5_DTYPES = ["<f4", "<f8", "<i4", "|u1", "|b1", "<c8", "|S4", "str", [("a", "<f4")]]
+HDF5_SHAPES = st.lists(st.one_of(st.integers(0, 6), st.sampled_from(HUGE[:3])), max_size=4)
+HDF5_DATASETS = st.dictionaries(st.sampled_from(["conv1/0", "conv1/1", "ip1/0", "ip1/x", "top"]),
+                                st.tuples(HDF5_SHAPES, st.sampled_from(HDF5_DTYPES)), max_size=3)
+
+
+@given(datasets=HDF5_DATASETS)
+def test_hdf5_weights_of_any_datasets_load_or_are_refused(datasets: dict, workdir: Path, h5py: Any) -> None:
+    """Datasets of any declared shape (huge ones are chunked and left unwritten, so the file stays small)."""
+    path = workdir / "built.caffemodel.h5"
+    with h5py.File(path, "w") as handle:
+        for name, (shape, dtype) in datasets.items():
+            big = np.prod(shape, dtype=object) > 4096
+            dtype = h5py.string_dtype() if dtype == "str" else np.dtype(dtype if isinstance(dtype, str)
+                                                                          else [tuple(f) for f in dtype])
+            handle.create_dataset(f"data/{name}", shape=tuple(shape), dtype=dtype,
+                                  chunks=(1,) * len(shape) if big else None)
+    outcome(lambda: lenet().copy_from(str(path)))
 
 
 # ------------------------------------------------------------------ .npy / .npz built member by member
@@ -438,7 +497,17 @@ def data_seeds() -> dict[str, bytes]:
                               "labels.npy": npy_bytes("<i8", (2,), bytes(16))})}
 
 
-@pytest.mark.parametrize("kind", ["idx", "idx.gz", "float.idx", "npz"])
+# Known crashes for the owner of protonet/data/ to fix; then drop these strict marks (they fail once fixed).
+NPZ_DATA_CRASHES = pytest.mark.xfail(strict=True, reason=(
+    "protonet/data/npz.py: zipfile's NotImplementedError and RuntimeError escape, and a member header "
+    "declaring a huge shape is allocated (MemoryError, or GiBs); weights.read_npz_arrays(path, "
+    "error=DataError) avoids both"))
+IDX_SHAPE_CRASH = pytest.mark.xfail(strict=True, reason=(
+    "protonet/data/idx.py: dims such as [0, 2**32-1, 2**32-1] hold 0 values but numpy refuses the shape "
+    "(ValueError); check_shape(dims, error=DataError) first"))
+
+
+@pytest.mark.parametrize("kind", ["idx", "idx.gz", "float.idx", pytest.param("npz", marks=NPZ_DATA_CRASHES)])
 @given(data=st.data())
 def test_mutated_data_file_reads_or_is_refused(kind: str, data: st.DataObject, workdir: Path,
                                                data_readers: tuple[Callable, Callable]) -> None:
@@ -459,6 +528,7 @@ def idx_files(draw: Callable) -> bytes:
     return gzip.compress(data, mtime=0) if draw(st.booleans()) else data
 
 
+@IDX_SHAPE_CRASH
 @given(file=idx_files())
 def test_idx_of_any_header_reads_or_is_refused(file: bytes, workdir: Path,
                                               data_readers: tuple[Callable, Callable]) -> None:
@@ -466,6 +536,7 @@ def test_idx_of_any_header_reads_or_is_refused(file: bytes, workdir: Path,
     outcome(lambda: data_readers[0](path))
 
 
+@NPZ_DATA_CRASHES
 @given(file=npz_files(["data", "labels", "other"]))
 def test_data_npz_of_any_members_reads_or_is_refused(file: bytes, workdir: Path,
                                                     data_readers: tuple[Callable, Callable]) -> None:

@@ -10,6 +10,7 @@ long enough to write that the test can see its temporary file appear and kill th
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -49,6 +50,7 @@ KILL_SOLVER = f'base_lr: 0.01 momentum: 0.9 lr_policy: "fixed" max_iter: {MAX_IT
               "random_seed: 7"
 
 Condition = Callable[[set[str]], bool]
+Outcome = tuple[list[bytes], list[dict]]  # the final weights (bytes of each array), the metrics events
 
 
 def launched(names: set[str]) -> bool:
@@ -132,19 +134,29 @@ def landing(snap: Path) -> str:
     return "before any snapshot" if names else "before any file"
 
 
+def outcome(snap: Path) -> Outcome:
+    """A run's final weights (bytes of each array) and metrics events (less their wall-clock seconds)."""
+    events = [json.loads(line) for line in (snap / f"{STEM}_metrics.jsonl").read_text().splitlines()]
+    for event in events:
+        del event["seconds"]
+    return weights_of(snap / f"{STEM}_iter_{MAX_ITER}.caffemodel"), events
+
+
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> list[bytes]:
-    """The final weights of a run never interrupted."""
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> Outcome:
     folder = tmp_path_factory.mktemp("uninterrupted")
     done = run_cli(write_run(folder, KILL_NET, KILL_SOLVER))
     assert done.returncode == 0, done.stderr
     assert snapshot_iters(folder / "snap") == list(range(4, MAX_ITER + 1, 4))
-    return weights_of(folder / "snap" / f"{STEM}_iter_{MAX_ITER}.caffemodel")
+    weights, events = outcome(folder / "snap")
+    assert [e["iter"] for e in events] == list(range(0, MAX_ITER + 1, 4))
+    return weights, events
 
 
-def resume_and_compare(folder: Path, uninterrupted: list[bytes]) -> int | None:
+def resume_and_compare(folder: Path, uninterrupted: Outcome) -> int | None:
     """Check the snapshots on disk, resume from the newest (or start afresh when there is none), and
-    compare the final weights with the uninterrupted run's; returns the iteration resumed from."""
+    compare the final weights (bit for bit) and the metrics with the uninterrupted run's; returns the
+    iteration resumed from."""
     snap = folder / "snap"
     # Temporaries are hidden and end in .tmp: a snapshot glob never sees them; all it sees is checked below.
     assert all(SNAPSHOT.fullmatch(p.name) for p in snap.glob(f"{STEM}_iter_*"))
@@ -154,13 +166,15 @@ def resume_and_compare(folder: Path, uninterrupted: list[bytes]) -> int | None:
     assert done.returncode == 0, done.stderr
     final = snap / f"{STEM}_iter_{MAX_ITER}.solverstate"
     assert f"last snapshot: {final} (iteration {MAX_ITER})" in done.stdout
-    assert weights_of(snap / f"{STEM}_iter_{MAX_ITER}.caffemodel") == uninterrupted
+    weights, events = outcome(snap)
+    assert weights == uninterrupted[0]
+    assert events == uninterrupted[1]
     assert not temporaries(snap), "the resumed run clears what the killed one left half written"
     assert not (snap / f"{STEM}.lock").exists()
     return newest
 
 
-def test_sigkill_at_20_moments_loses_nothing(tmp_path: Path, uninterrupted: list[bytes]) -> None:
+def test_sigkill_at_20_moments_loses_nothing(tmp_path: Path, uninterrupted: Outcome) -> None:
     rows = []
     for k, (what, condition, delay) in enumerate(MOMENTS):
         folder = tmp_path / f"kill{k:02d}"
@@ -178,11 +192,12 @@ def test_sigkill_at_20_moments_loses_nothing(tmp_path: Path, uninterrupted: list
 
 
 @pytest.mark.parametrize(("name", "condition", "delay"), [
-    ("SIGINT", has(f"{STEM}_iter_8.solverstate"), 0.0),
-    ("SIGINT", writing("caffemodel", 12), 0.0),  # during a snapshot write: it finishes, then one more
-    ("SIGTERM", has(f"{STEM}_iter_4.solverstate"), 0.02),
+    pytest.param("SIGINT", has(f"{STEM}_iter_8.solverstate"), 0.0, id="sigint-after-snapshot-8"),
+    # During a snapshot write: the write completes, the stop comes after the next iteration.
+    pytest.param("SIGINT", writing("caffemodel", 12), 0.0, id="sigint-writing-weights-12"),
+    pytest.param("SIGTERM", has(f"{STEM}_iter_4.solverstate"), 0.02, id="sigterm-after-snapshot-4"),
 ])
-def test_sigint_and_sigterm_snapshot_then_stop(tmp_path: Path, uninterrupted: list[bytes], name: str,
+def test_sigint_and_sigterm_snapshot_then_stop(tmp_path: Path, uninterrupted: Outcome, name: str,
                                                condition: Condition, delay: float) -> None:
     solver = write_run(tmp_path, KILL_NET, KILL_SOLVER)
     proc = spawn_cli(solver)

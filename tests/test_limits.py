@@ -199,6 +199,16 @@ def test_a_solver_state_history_declaring_an_absurd_shape_is_refused():
     assert_names_the_limit(refused(WeightsError, lambda: blobproto_to_array(state.history[0], file="s")))
 
 
+def test_an_hdf5_dataset_declaring_an_absurd_shape_is_refused_before_reading(tmp_path: Path):
+    h5py = pytest.importorskip("h5py")
+    path = tmp_path / "huge.caffemodel.h5"
+    with h5py.File(path, "w") as handle:  # 4 TiB declared, nothing written: the file is a few kB
+        handle.create_dataset("data/ip1/0", shape=(2**20, 2**20), dtype="f4", chunks=(1, 1024))
+    error = refused(WeightsError, lambda: net(LENET).copy_from(path))
+    assert "dataset '/data/ip1/0' shape [1048576, 1048576]" in str(error)
+    assert_names_the_limit(error)
+
+
 HUGE_NPY = npy_bytes("<f4", (HUGE,), b"\0" * 64)
 
 

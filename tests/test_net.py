@@ -161,7 +161,7 @@ def test_save_and_copy_from_round_trip(tmp_path):
     ('layer { name: "a" type: "Convolutionn" top: "x" }',
      "layer 'a': unknown layer type 'Convolutionn'; did you mean 'Convolution'"),
     ('layer { name: "a" type: "PriorBox" top: "x" }', "comes from the Caffe fork SSD (weiliu89/caffe)"),
-    ('layer { name: "a" type: "Python" top: "x" }', "layer type 'Python' runs code"),
+    ('layer { name: "a" type: "Python" top: "x" }', "--allow-python-layers"),
 ])
 def test_bad_nets_give_one_line_errors(text, message):
     with pytest.raises(ConfigError) as info:

@@ -19,19 +19,23 @@ class Convolution(ConvolutionBase):
         return self.geometry.output_size(height, width)
 
     def forward(self, bottom: Blobs, top: Blobs) -> None:
+        """Part by part of the batch (see Conv2D.batch_chunks); a single part's col is kept for backward."""
         bias = self.bias()
         self.cols = []
         for op, b, t in zip(self.ops, bottom, top, strict=True):
-            col = op.im2col(b.data)
-            op.forward(col, self.blobs[0].data, bias.data if bias else None, t.data)
-            self.cols.append(col)
+            parts = op.batch_chunks(b.data)
+            for part in parts:
+                col = op.im2col(b.data[part])
+                op.forward(col, self.blobs[0].data, bias.data if bias else None, t.data[part])
+            self.cols.append(col if len(parts) == 1 else None)
 
     def backward(self, top: Blobs, propagate_down: list[bool], bottom: Blobs) -> None:
         weights, bias = self.blobs[0], self.bias()
         for op, col, t, b, down in zip(self.ops, self.cols, top, bottom, propagate_down, strict=True):
-            rows = op.rows(t.diff)
-            op.weight_grad(col, rows, weights.diff)
-            if bias:
-                bias.diff += rows.sum(axis=2).reshape(-1)
-            if down:
-                op.data_grad(rows, weights.data, b.diff)
+            for part in op.batch_chunks(b.data):
+                rows = op.rows(t.diff[part])
+                op.weight_grad(op.im2col(b.data[part]) if col is None else col, rows, weights.diff)
+                if bias:
+                    bias.diff += rows.sum(axis=2).reshape(-1)
+                if down:
+                    op.input_grad(t.diff[part], rows, weights.data, b.diff[part])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..data.reader import ReadsRecords, RecordReader, shuffled
 from ..data.sources import open_source
 from ..data.transform import Transformer
 from ..errors import DataError
@@ -15,7 +16,7 @@ LEGACY_TRANSFORM_FIELDS = ("scale", "mean_file", "crop_size", "mirror")
 
 
 @register("Data")
-class Data(Layer):
+class Data(ReadsRecords, Layer):
     """Records from a file or dataset alias (IDX, NPZ; 'fashion-mnist:train'), transformed, in batches.
 
     Tops: data (N, C, H, W) in the net's dtype and, optionally, label (N,).
@@ -46,74 +47,34 @@ class Data(Layer):
         if not p.source:
             raise self.error("data_param.source is empty", hint="give a file, or a dataset such as "
                                                                 "'fashion-mnist:train'")
-        self.batch_size = p.batch_size
-        self.shuffle = p.shuffle
         self.records = open_source(p.source, base_dir=self.ctx.base_dir, label_source=p.label_source,
                                    with_labels=len(top) > 1)
         if len(top) > 1 and self.records.labels is None:
             raise DataError("has no labels, but the layer has a label top", file=self.records.path,
                             hint="add an array 'labels' to the .npz, or give the layer a single top")
-        self.transformer = Transformer(transform_param(self.param), self.records.images.shape[1:],
+        record_shape = self.records.images.shape[1:]
+        self.transformer = Transformer(transform_param(self.param), record_shape,
                                        training=self.ctx.training, dtype=self.ctx.dtype,
                                        base_dir=self.ctx.base_dir)
-        self._orders: dict[tuple[int, int], np.ndarray] = {}
-        self._buffer = np.empty((self.batch_size, *self.records.images.shape[1:]), self.records.images.dtype)
-        self.seek(0, 0)
+        self._buffer = np.empty((p.batch_size, *record_shape), self.records.images.dtype)
+        count = self.records.num
+        self.reader = RecordReader(count, p.batch_size, source=self.records.path,
+                                   seed=lambda: self.ctx.seed, order=shuffled(count) if p.shuffle else None)
         if p.rand_skip:  # Caffe: start after a random number of records in [0, rand_skip)
-            epoch, position = divmod(int(self.ctx.rng.integers(p.rand_skip)), self.num_records)
-            self.seek(position, epoch)
-        top[0].reshape((self.batch_size, *self.transformer.output_shape))
+            self.reader.skip(int(self.ctx.rng.integers(p.rand_skip)))
+        top[0].reshape((p.batch_size, *self.transformer.output_shape))
         if len(top) > 1:
-            top[1].reshape((self.batch_size,))
+            top[1].reshape((p.batch_size,))
 
     def reshape(self, bottom: Blobs, top: Blobs) -> None:
         """The top shapes are fixed at setup."""
 
     def forward(self, bottom: Blobs, top: Blobs) -> None:
-        index = self._next_indices()
+        index = self.reader.next_indices()
         np.take(self.records.images, index, axis=0, out=self._buffer)
         self.transformer.apply(self._buffer, top[0].data, self.ctx.rng)
         if len(top) > 1:
             top[1].data[...] = self.records.labels[index]
-
-    # -- the read position --------------------------------------------------------------------
-
-    @property
-    def num_records(self) -> int:
-        return self.records.num
-
-    def cursor(self) -> tuple[int, int]:
-        """(position within the epoch, epoch) of the next record to read."""
-        return self._position, self._epoch
-
-    def seek(self, position: int, epoch: int) -> None:
-        """Continue reading at `position` of epoch `epoch` (a `cursor()` value)."""
-        if not (0 <= position < self.num_records and epoch >= 0):
-            raise DataError(f"cannot resume at record {position} of epoch {epoch}: the source holds "
-                            f"{self.num_records} records", file=self.records.path,
-                            hint="the data changed since the snapshot was taken")
-        self._position, self._epoch = int(position), int(epoch)
-
-    def _next_indices(self) -> np.ndarray:
-        """The record indices of the next batch, advancing the cursor."""
-        n = self.num_records
-        start = self._epoch * n + self._position
-        epochs, index = np.divmod(start + np.arange(self.batch_size), n)
-        if self.shuffle:
-            for epoch in np.unique(epochs):
-                mask = epochs == epoch
-                index[mask] = self._order(int(epoch))[index[mask]]
-        self._epoch, self._position = divmod(start + self.batch_size, n)
-        return index
-
-    def _order(self, epoch: int) -> np.ndarray:
-        """The records' order in `epoch` when shuffling: a permutation drawn from (seed, epoch) alone."""
-        seed = 0 if self.ctx.seed is None else self.ctx.seed % 2**64  # read late: a restore may change it
-        if (seed, epoch) not in self._orders:
-            if len(self._orders) > 1:
-                self._orders.clear()
-            self._orders[seed, epoch] = np.random.default_rng([seed, epoch]).permutation(self.num_records)
-        return self._orders[seed, epoch]
 
 
 def transform_param(layer: pb.LayerParameter) -> pb.TransformationParameter:

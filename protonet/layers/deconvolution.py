@@ -25,16 +25,18 @@ class Deconvolution(ConvolutionBase):
     def forward(self, bottom: Blobs, top: Blobs) -> None:
         bias = self.bias()
         for op, b, t in zip(self.ops, bottom, top, strict=True):
-            op.data_grad(op.rows(b.data), self.blobs[0].data, t.data)
+            for part in op.batch_chunks(t.data):
+                op.data_grad(op.rows(b.data[part]), self.blobs[0].data, t.data[part])
             if bias:
                 t.data += bias.data[:, None, None]
 
     def backward(self, top: Blobs, propagate_down: list[bool], bottom: Blobs) -> None:
         weights, bias = self.blobs[0], self.bias()
         for op, t, b, down in zip(self.ops, top, bottom, propagate_down, strict=True):
-            col = op.im2col(t.diff)
-            op.weight_grad(col, op.rows(b.data), weights.diff)
+            for part in op.batch_chunks(t.diff):
+                col = op.im2col(t.diff[part])
+                op.weight_grad(col, op.rows(b.data[part]), weights.diff)
+                if down:
+                    op.forward(col, weights.data, None, b.diff[part])
             if bias:
                 bias.diff += t.diff.sum(axis=(0, 2, 3))
-            if down:
-                op.forward(col, weights.data, None, b.diff)

@@ -21,7 +21,8 @@ class InnerProduct(Layer):
         shape = (k, p.num_output) if p.transpose else (p.num_output, k)
         self.blobs = [self.make_param(shape, p.weight_filler if p.HasField("weight_filler") else None)]
         if p.bias_term:
-            self.blobs.append(self.make_param((p.num_output,), p.bias_filler if p.HasField("bias_filler") else None))
+            bias_filler = p.bias_filler if p.HasField("bias_filler") else None
+            self.blobs.append(self.make_param((p.num_output,), bias_filler))
 
     def reshape(self, bottom: Blobs, top: Blobs) -> None:
         p = self.param.inner_product_param
@@ -48,10 +49,15 @@ class InnerProduct(Layer):
         p = self.param.inner_product_param
         x = bottom[0].data.reshape(-1, self.blobs[0].count // p.num_output)
         dy = top[0].diff.reshape(x.shape[0], -1)
+        weights = self.blobs[0]
+        grad = getattr(self, "_weight_grad", None)  # dW accumulates: the product goes to a kept buffer first
+        if grad is None or grad.shape != weights.shape or grad.dtype != weights.dtype:
+            grad = self._weight_grad = np.empty_like(weights.data)
         if p.transpose:
-            self.blobs[0].diff += x.T @ dy
+            np.matmul(x.T, dy, out=grad)
         else:
-            self.blobs[0].diff += dy.T @ x
+            np.matmul(dy.T, x, out=grad)
+        weights.diff += grad
         if len(self.blobs) > 1:
             self.blobs[1].diff += dy.sum(axis=0)
         if propagate_down[0]:

@@ -29,9 +29,6 @@ def layer_class(name: str, layer: str | None = None) -> type:
     _load_all()
     if name in _LAYERS:
         return _LAYERS[name]
-    if name == "Python":
-        raise ConfigError("layer type 'Python' runs code named in the file and is refused", layer=layer,
-                          hint="protonet does not execute code from configs")
     fork = fork_of(name)
     hint = (f"'{name}' comes from the Caffe fork {fork}, which protonet does not support" if fork
             else did_you_mean(name, _LAYERS) or "run 'protonet layers' to list the types")

@@ -14,6 +14,11 @@ output row (OW values): the strided copy then moves longer contiguous runs (meas
 im2col 0.15 ms channels-last vs 0.9 ms channels-first; conv1, with one channel, the other way round).
 Every array the caller passes keeps Caffe's NCHW shape. Buffers are kept between calls and
 reallocated only when a shape changes.
+
+Layers run a batch in parts (`batch_chunks`) whose col holds about COL_BYTES, so that im2col writes it
+and the products read it in cache, and recompute im2col in backward, as Caffe does (measured on
+CIFAR-10 quick's conv2, one core: forward im2col + product 21.3 -> 15.4 ms, backward im2col + weight
+product 14.9 ms against 14.8 for the product alone on a whole-batch col; and 82 MB of col less).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from numpy.lib.stride_tricks import as_strided
 from ..blob import check_shape
 
 Pair = tuple[int, int]
+COL_BYTES = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,16 @@ class Conv2D:
     def __init__(self, geometry: ConvGeometry) -> None:
         self.geometry = geometry
         self.buffers = Buffers()
+        self._transposed: Conv2D | None = None  # the convolution input_grad runs, made when first used
+
+    def batch_chunks(self, x: np.ndarray) -> list[slice]:
+        """The batch of image-side array x (N, C, H, W) in as few parts as keep each part's col within about
+        COL_BYTES, all of one size but the last (one part when the whole batch fits)."""
+        (n, c, h, w), (kh, kw) = x.shape, self.geometry.kernel
+        oh, ow = self._output_size(h, w)
+        size = max(1, COL_BYTES // (oh * ow * c * kh * kw * x.itemsize))
+        size = -(-n // -(-n // size))  # the fewest parts, then the smallest size that makes them
+        return [slice(start, min(start + size, n)) for start in range(0, n, size)]
 
     # -- forward: y = W * x + b --------------------------------------------------------------------
 
@@ -83,17 +99,17 @@ class Conv2D:
         windows = as_strided(image, (g, n, oh, ow, kh, kw, c // g),
                              (c // g * sc, sn, sth * sh, stw * sw, dh * sh, dw * sw, sc), writeable=False)
         if channels_last:
-            col = self.buffers.get("col", (g, n, oh, ow, kh, kw, c // g), x.dtype)
+            col = self.buffers.get(("col", n), (g, n, oh, ow, kh, kw, c // g), x.dtype)
             np.copyto(col, windows)
             return col.reshape(g, n * oh * ow, -1)
-        col = self.buffers.get("col", (g, kh, kw, c // g, n, oh, ow), x.dtype)
+        col = self.buffers.get(("col", n), (g, kh, kw, c // g, n, oh, ow), x.dtype)
         np.copyto(col.transpose(0, 4, 5, 6, 1, 2, 3), windows)
         return col.reshape(g, -1, n * oh * ow).swapaxes(1, 2)
 
     def forward(self, col: np.ndarray, w: np.ndarray, b: np.ndarray | None, y: np.ndarray) -> None:
         """y (N, O, OH, OW) = W @ col^T (+ b), from the col of `im2col`."""
         g = self.geometry.group
-        product = self.buffers.get("product", (g, w.shape[0] // g, col.shape[1]), w.dtype)
+        product = self.buffers.get(("product", y.shape[0]), (g, w.shape[0] // g, col.shape[1]), w.dtype)
         np.matmul(self._weights(w), col.swapaxes(1, 2), out=product)
         n, o, oh, ow = y.shape
         source = product.reshape(g, o // g, n, oh, ow).transpose(2, 0, 1, 3, 4)
@@ -109,7 +125,7 @@ class Conv2D:
         """An output-side array (N, O, OH, OW) as rows (G, O/G, N*OH*OW) (a copy, in a reused buffer)."""
         n, o, oh, ow = y.shape
         g = self.geometry.group
-        rows = self.buffers.get("rows", (g, o // g, n, oh * ow), y.dtype)
+        rows = self.buffers.get(("rows", n), (g, o // g, n, oh * ow), y.dtype)
         np.copyto(rows, y.reshape(n, g, o // g, oh * ow).transpose(1, 2, 0, 3))
         return rows.reshape(g, o // g, -1)
 
@@ -136,10 +152,10 @@ class Conv2D:
         image.fill(0)
         weights = self._weights(w).reshape(g, -1, kh, kw, c // g)
         if channels_last:  # (G, N*OH*OW, C/G) = rows^T @ W_ij
-            offset = self.buffers.get("offset_grad", (g, n * oh * ow, c // g), dx.dtype)
+            offset = self.buffers.get(("offset_grad", n), (g, n * oh * ow, c // g), dx.dtype)
             offset_nchw = offset.reshape(g, n, oh, ow, c // g).transpose(1, 0, 4, 2, 3)
         else:  # (G, C/G, N*OH*OW) = W_ij^T @ rows
-            offset = self.buffers.get("offset_grad", (g, c // g, n * oh * ow), dx.dtype)
+            offset = self.buffers.get(("offset_grad", n), (g, c // g, n * oh * ow), dx.dtype)
             offset_nchw = offset.reshape(g, c // g, n, oh, ow).transpose(2, 0, 1, 3, 4)
         grouped = image.reshape(n, g, c // g, *image.shape[2:])
         for i in range(kh):
@@ -153,6 +169,25 @@ class Conv2D:
                 np.add(window, offset_nchw, out=window)
         if image is not dx:
             np.copyto(dx, self._interior(image, h, w_))
+
+    def input_grad(self, dy: np.ndarray, rows: np.ndarray, w: np.ndarray, dx: np.ndarray) -> None:
+        """dx (N, C, H, W) from dy (N, O, OH, OW) and its `rows`: for a stride-1 undilated convolution whose
+        input is about as large as its output ("same" padding), as the convolution of dy (padded by
+        k - 1 - pad) with the flipped weights W'[c, o, i, j] = W[o, c, kh-1-i, kw-1-j]: as many products
+        as col2im, in one big product (CIFAR-10 quick's conv2: 15.1 ms instead of 19.5 on one core);
+        else `data_grad`."""
+        (h, w_), (oh, ow), geo = dx.shape[2:], dy.shape[2:], self.geometry
+        pad = (geo.kernel[0] - 1 - geo.pad[0], geo.kernel[1] - 1 - geo.pad[1])
+        if geo.stride != (1, 1) or geo.dilation != (1, 1) or min(pad) < 0 or 4 * h * w_ > 5 * oh * ow:
+            self.data_grad(rows, w, dx)
+            return
+        if self._transposed is None:
+            self._transposed = Conv2D(ConvGeometry(geo.kernel, pad=pad, group=geo.group))
+        (o, cg, kh, kw), g = w.shape, geo.group
+        flipped = self.buffers.get("flipped", (g, cg, o // g, kh, kw), w.dtype)
+        np.copyto(flipped, w.reshape(g, o // g, cg, kh, kw).transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1])
+        transposed = self._transposed
+        transposed.forward(transposed.im2col(dy), flipped.reshape(g * cg, o // g, kh, kw), None, dx)
 
     # -- helpers -----------------------------------------------------------------------------------
 
@@ -186,8 +221,9 @@ class Conv2D:
         if not (ph or pw or channels_last):
             return None
         if channels_last:
-            return self.buffers.get(name + "_cl", (n, h + 2 * ph, w + 2 * pw, c), dtype).transpose(0, 3, 1, 2)
-        return self.buffers.get(name, (n, c, h + 2 * ph, w + 2 * pw), dtype)
+            padded = self.buffers.get((name + "_cl", n), (n, h + 2 * ph, w + 2 * pw, c), dtype)
+            return padded.transpose(0, 3, 1, 2)
+        return self.buffers.get((name, n), (n, c, h + 2 * ph, w + 2 * pw), dtype)
 
     def _interior(self, image: np.ndarray, height: int, width: int) -> np.ndarray:
         ph, pw = self.geometry.pad
@@ -202,7 +238,8 @@ class Buffers:
 
     def get(self, name: object, shape: tuple[int, ...], dtype: np.dtype | type,
             fill: float = 0) -> np.ndarray:
-        """The array kept under `name`; a new one filled with `fill` when shape or dtype change."""
+        """The array kept under `name`; a new one filled with `fill` when shape or dtype change. (Callers
+        that alternate between shapes, such as batch parts, put the varying size in the name.)"""
         array = self._arrays.get(name)
         if array is None or array.shape != tuple(shape) or array.dtype != dtype:
             array = self._arrays[name] = np.full(check_shape(shape, "work array"), fill, dtype)

@@ -52,17 +52,14 @@ class Pool2D:
 
     def __init__(self, geometry: PoolGeometry) -> None:
         self.geometry = geometry
-        self.buffers = Buffers()
+        self.buffers = Buffers()  # work arrays in the data's dtype (and flags, offsets)
+        self.indices = Buffers()  # flat element indices (np.intp, as np.add.at's fast path wants)
         self.argmax: np.ndarray | None = None
 
     # -- MAX ---------------------------------------------------------------------------------------
 
     def max_forward(self, x: np.ndarray, y: np.ndarray) -> None:
-        """y = max over the window; argmax = the offset i*kw + j of its first maximum in row-major order.
-
-        Separable: first along each window row (m[r, q] = max_j source[r, q*sw + j], a[r, q] = the first
-        such j), then over the kh rows of each window (the first row holding the maximum wins, with its
-        column a): 2 (kw - 1) + 2 (kh - 1) passes over the data instead of 2 kh kw."""
+        """y = max over the window; argmax = the offset i*kw + j of its first maximum in row-major order."""
         self.argmax = self.buffers.get("argmax", y.shape, np.min_scalar_type(self._kernel_count() - 1))
         if self._is_global(x):
             flat = x.reshape(*x.shape[:2], -1)
@@ -70,8 +67,27 @@ class Pool2D:
             self.argmax[...] = first.reshape(y.shape)
             np.copyto(y, np.take_along_axis(flat, first, -1).reshape(y.shape))
             return
-        (kh, kw), (sh, sw), (oh, ow) = self.geometry.kernel, self.geometry.stride, y.shape[2:]
         source = self._source(x, np.finfo(x.dtype).min)
+        if self._overlapping():
+            self._max_separable(source, y)
+            return
+        windows = self._windows(source, y.shape)  # each element in one window at most: offset by offset
+        np.copyto(y, windows[0])
+        for window in windows[1:]:
+            np.maximum(y, window, out=y)
+        equal = self._start_marking(y.shape)
+        for k, window in enumerate(windows[:-1]):
+            np.equal(window, y, out=equal)
+            self._mark_first(k, equal)
+        np.logical_not(self.buffers.get("found", y.shape, bool), out=equal)  # no earlier maximum: the last
+        self._mark_first(len(windows) - 1, equal)
+
+    def _max_separable(self, source: np.ndarray, y: np.ndarray) -> None:
+        """The max of overlapping windows, separably: first along each window row (m = max over its kw
+        elements, a = the first such j), then over the kh rows of each window (the first row holding the
+        maximum wins, with its a): 2 (kw - 1) + 2 (kh - 1) passes instead of 2 kh kw (3x3 stride 2 on
+        CIFAR-10 quick: 7.0 ms instead of 8.0)."""
+        (kh, kw), (sh, sw), (oh, ow) = self.geometry.kernel, self.geometry.stride, y.shape[2:]
         rows = (oh - 1) * sh + kh
         row_shape = (*y.shape[:2], rows, ow)
         row_max = self.buffers.get("row_max", row_shape, y.dtype)
@@ -80,10 +96,44 @@ class Pool2D:
         self._first_max(columns, row_max, row_arg, lambda j, _: j)
         index = self.argmax.dtype.type
 
-        def offset(i: int, scratch: np.ndarray) -> np.ndarray:  # i*kw + a: increases with i, as required
+        def offset(i: int, scratch: np.ndarray) -> np.ndarray:  # i*kw + a increases with i, as required
             return np.add(row_arg[:, :, i:i + sh * (oh - 1) + 1:sh], index(i * kw), out=scratch)
 
-        self._first_max([row_max[:, :, i:i + sh * (oh - 1) + 1:sh] for i in range(kh)], y, self.argmax, offset)
+        window_rows = [row_max[:, :, i:i + sh * (oh - 1) + 1:sh] for i in range(kh)]
+        self._first_max(window_rows, y, self.argmax, offset)
+
+    def max_backward(self, dy: np.ndarray, dx: np.ndarray) -> None:
+        """dx[chosen element of each window] += dy, the choice being `argmax` of the last forward.
+
+        Overlapping windows: one np.add.at over flat indices (CIFAR-10 quick's 3x3 stride 2: 4.0 ms
+        instead of 9.2 for an add per kernel offset into strided windows). Otherwise each input element
+        lies in one window at most: per offset, assign dy where it was chosen."""
+        if self._is_global(dx):
+            dx.fill(0)
+            flat = dx.reshape(*dx.shape[:2], -1)
+            np.put_along_axis(flat, self.argmax.reshape(*dx.shape[:2], 1), dy.reshape(*dx.shape[:2], 1), -1)
+            return
+        target = self._target(dx)
+        if self._overlapping():
+            np.add.at(target.reshape(-1), self._chosen_index(target.shape), dy.reshape(-1))
+        else:
+            chosen = self.buffers.get("chosen", dy.shape, bool)
+            for k, window in enumerate(self._windows(target, dy.shape)):
+                np.equal(self.argmax, k, out=chosen)
+                np.multiply(dy, chosen, out=window)
+        self._crop(target, dx)
+
+    def _chosen_index(self, shape: tuple[int, ...]) -> np.ndarray:
+        """Flat index into an array of `shape` (the input or its bordered buffer) of each window's chosen
+        element: ((n*C + c)*rows + p*sh + i)*cols + q*sw + j, with (i, j) from `argmax`."""
+        n, c, rows, cols = shape
+        (kw, (sh, sw)), (oh, ow) = (self.geometry.kernel[1], self.geometry.stride), self.argmax.shape[2:]
+        offsets = np.arange(self._kernel_count())
+        index = self.indices.get("chosen", self.argmax.shape, np.intp)
+        np.take(offsets // kw * cols + offsets % kw, self.argmax, out=index)
+        index += (np.arange(oh)[:, None] * sh * cols + np.arange(ow) * sw).astype(np.intp)
+        index += (np.arange(n * c) * (rows * cols)).reshape(n, c, 1, 1)
+        return index.reshape(-1)
 
     def _first_max(self, candidates: list[np.ndarray], out: np.ndarray, arg: np.ndarray, index) -> None:
         """out = the maximum of the candidates; arg = index(k) of the first candidate k holding it.
@@ -102,26 +152,6 @@ class Pool2D:
             np.multiply(greater.view(arg.dtype) if arg.itemsize == 1 else greater, index(k, scratch),
                         out=chosen)
             np.maximum(arg, chosen, out=arg)
-
-    def max_backward(self, dy: np.ndarray, dx: np.ndarray) -> None:
-        """dx[chosen element of each window] += dy, the choice being `argmax` of the last forward."""
-        if self._is_global(dx):
-            dx.fill(0)
-            flat = dx.reshape(*dx.shape[:2], -1)
-            np.put_along_axis(flat, self.argmax.reshape(*dx.shape[:2], 1), dy.reshape(*dx.shape[:2], 1), -1)
-            return
-        target = self._target(dx)
-        chosen = self.buffers.get("chosen", dy.shape, bool)
-        part = self.buffers.get("part", dy.shape, dy.dtype)
-        overlap = self._overlapping()
-        for k, window in enumerate(self._windows(target, dy.shape)):
-            np.equal(self.argmax, k, out=chosen)
-            if overlap:
-                np.multiply(dy, chosen, out=part)
-                window += part
-            else:  # each input element lies in one window at most: assign
-                np.multiply(dy, chosen, out=window)
-        self._crop(target, dx)
 
     def mask(self, width: int) -> np.ndarray:
         """Caffe's top mask: the flat index h*W + w in the input plane of each window's chosen element."""

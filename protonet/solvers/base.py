@@ -4,6 +4,12 @@ One iteration, in Caffe's order: clear the param diffs; test when due; iter_size
 (loss averaged); display; the update (lr policy -> clip all gradients by their global L2 norm -> per
 param: normalise by 1/iter_size, regularise, update rule, W -= update); iter += 1; poll signals;
 snapshot when due.
+
+No lost work: a non-finite loss or gradient stops training before the update, a non-finite parameter
+right after it (a NumericalError naming the iteration and the first layer at fault), so the snapshots
+on disk stay good; every file is written atomically, a snapshot's weights before its state; a lock
+file keeps a second run off the same snapshot prefix; a killed run's temporary files are cleared by
+the next run on its prefix.
 """
 
 from __future__ import annotations
@@ -327,7 +333,7 @@ class Solver:
 
     def _numerical_hint(self) -> str:
         last = f"; the last good snapshot is {self.last_snapshot[1]}" if self.last_snapshot else ""
-        return f"lower base_lr or set clip_gradients; --debug-info shows per-layer values{last}"
+        return f"lower base_lr or set clip_gradients; debug_info (--debug-info) shows per-layer values{last}"
 
     # -- files ----------------------------------------------------------------------------------
 

@@ -141,7 +141,7 @@ def decode_random_state(text: str, path: str | Path) -> tuple[list[int | None], 
     """The seeds and generator states; none for a state without them (one Caffe wrote)."""
     if not text:
         return [], []
-    with contextlib.suppress(ValueError, TypeError, KeyError, AttributeError):
+    with contextlib.suppress(ValueError, TypeError, KeyError, AttributeError, RecursionError):
         content = json.loads(text)
         seeds, states = content.get("seeds", []), content["nets"]
         if isinstance(states, list) and all(isinstance(s, dict) for s in states) and isinstance(seeds, list):

@@ -1,0 +1,125 @@
+"""The read position of a data layer, and the list files that some data layers read.
+
+A `RecordReader` hands out the indices of records 0 .. N-1 a batch at a time in Caffe's order:
+batch k holds the records k*B .. k*B+B-1 (mod N), across epoch boundaries. When shuffling, epoch e
+reads the records in an order drawn from (net seed, e) alone, so (position in the epoch, epoch)
+is all a resumed run needs. Layers that mix in `ReadsRecords` expose the interface the solver
+(snapshots, resume) and `protonet test` (one full pass) use: num_records, batch_size, cursor, seek.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+
+Order = Callable[[int, int], np.ndarray]  # (seed, epoch) -> the epoch's permutation of the records
+
+
+class RecordReader:
+    """Batches of record indices with wrap-around; `order` (when shuffling) permutes each epoch."""
+
+    def __init__(self, num_records: int, batch_size: int, *, source: str, seed: Callable[[], int | None],
+                 order: Order | None = None) -> None:
+        self.num_records = num_records
+        self.batch_size = batch_size
+        self.source = source
+        self._seed = seed
+        self._order = order
+        self._orders: dict[tuple[int, int], np.ndarray] = {}
+        self._position = self._epoch = 0
+
+    def cursor(self) -> tuple[int, int]:
+        """(position within the epoch, epoch) of the next record to read."""
+        return self._position, self._epoch
+
+    def seek(self, position: int, epoch: int) -> None:
+        """Continue reading at `position` of epoch `epoch` (a `cursor()` value)."""
+        if not (0 <= position < self.num_records and epoch >= 0):
+            raise DataError(f"cannot resume at record {position} of epoch {epoch}: the source holds "
+                            f"{self.num_records} records", file=self.source,
+                            hint="the data changed since the snapshot was taken")
+        self._position, self._epoch = int(position), int(epoch)
+
+    def skip(self, count: int) -> None:
+        """Move the cursor `count` records on (Caffe's rand_skip)."""
+        epoch, position = divmod(self._epoch * self.num_records + self._position + count, self.num_records)
+        self.seek(position, epoch)
+
+    def next_indices(self) -> np.ndarray:
+        """The record indices of the next batch, advancing the cursor."""
+        n = self.num_records
+        start = self._epoch * n + self._position
+        epochs, index = np.divmod(start + np.arange(self.batch_size), n)
+        if self._order is not None:
+            for epoch in np.unique(epochs):
+                mask = epochs == epoch
+                index[mask] = self._permutation(int(epoch))[index[mask]]
+        self._epoch, self._position = divmod(start + self.batch_size, n)
+        return index
+
+    def _permutation(self, epoch: int) -> np.ndarray:
+        seed = self._seed()
+        seed = 0 if seed is None else seed % 2**64  # read late: a restore may change it
+        if (seed, epoch) not in self._orders:
+            if len(self._orders) > 1:
+                self._orders.clear()
+            self._orders[seed, epoch] = self._order(seed, epoch)
+        return self._orders[seed, epoch]
+
+
+def shuffled(num_records: int) -> Order:
+    """The Data layer's shuffle: one permutation of all records per (seed, epoch)."""
+    return lambda seed, epoch: np.random.default_rng([seed, epoch]).permutation(num_records)
+
+
+class ReadsRecords:
+    """Mixin for data layers with a `reader`: the read position the solver and `protonet test` use."""
+
+    reader: RecordReader
+
+    @property
+    def num_records(self) -> int:
+        return self.reader.num_records
+
+    @property
+    def batch_size(self) -> int:
+        return self.reader.batch_size
+
+    def cursor(self) -> tuple[int, int]:
+        """(position within the epoch, epoch) of the next record to read."""
+        return self.reader.cursor()
+
+    def seek(self, position: int, epoch: int) -> None:
+        """Continue reading at `position` of epoch `epoch` (a `cursor()` value)."""
+        self.reader.seek(position, epoch)
+
+
+def read_list(path: Path) -> list[tuple[int, str]]:
+    """The non-blank lines of a list file as (line number, text without surrounding blanks)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise DataError("is not a text file (expected one entry per line)", file=str(path)) from None
+    except OSError as exc:
+        raise DataError(f"cannot read: {exc.strerror or exc}", file=str(path)) from None
+    lines = [(number, line.strip()) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
+    if not lines:
+        raise DataError("lists no entries", file=str(path), hint="write one entry per line")
+    return lines
+
+
+def find_listed(name: str, list_file: Path, line: int, what: str) -> Path:
+    """The file a list names on `line`: absolute, else relative to the current folder, else to the
+    list file's folder."""
+    path = Path(name).expanduser()
+    tried = [path] if path.is_absolute() else [path, list_file.parent / path]
+    for candidate in tried:
+        if candidate.is_file():
+            return candidate
+    looked = " or ".join(str(p.resolve()) for p in dict.fromkeys(tried))
+    raise DataError(f"{what} '{name}' not found (looked for {looked})", file=str(list_file), line=line,
+                    hint="paths in a list are relative to the current folder or to the list's folder")
