@@ -15,14 +15,13 @@ biases: Caffe's lr_mult 2), the same in both frameworks; PyTorch pools with ceil
 Threads: every (framework, workload, thread count) runs in a fresh subprocess (`python -m protonet.bench
 worker SPEC`) whose thread counts are set in its environment before numpy or torch loads:
 OPENBLAS_NUM_THREADS, OMP_NUM_THREADS and MKL_NUM_THREADS, plus torch.set_num_threads in PyTorch's worker
-(so threadpoolctl is not needed). protonet's worker also gets OPENBLAS_THREAD_TIMEOUT (see THREAD_TIMEOUT).
+(so threadpoolctl is not needed); OpenBLAS keeps its default spin timeout (see protonet.ops.blas).
 A worker runs one warm-up block, then `repeats` timed blocks of `iterations` steps; the figure is the
 median block's milliseconds per step. Peak RSS is the worker's ru_maxrss, read by the parent with os.wait4.
 """
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import platform
@@ -34,11 +33,11 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .errors import ConfigError, ProtonetError, did_you_mean
+from .ops.blas import blas_threads
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
-# OpenBLAS's idle workers spin for 2^N cycles after each product before they sleep (default N = 28,
-# about 0.1 s), taking a core from the numpy work between products; 4 makes them sleep at once.
-THREAD_TIMEOUT = "4"
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 SOLVER = {"base_lr": 0.01, "momentum": 0.9, "weight_decay": 0.0005, "bias_lr_mult": 2.0}
 MLP = """
@@ -97,19 +96,16 @@ class Result:
 
 
 def run_benchmark(workloads: list[str], threads: list[int], compare: str | None = None, repeats: int = 7,
-                  iterations: int | None = None, memory_iterations: int = 2000,
+                  iterations: int | None = None, memory_iterations: int = 2000, wait_idle: int = 0,
                   log=print) -> dict:
     """Run every workload at every thread count (protonet, then PyTorch when compared) and return
-    {"machine", "results", "load"}: the JSON `protonet bench` writes."""
+    {"machine", "load", "settings", "results"}: the JSON `protonet bench` writes. With `wait_idle` (a
+    percentage), each worker starts only once the CPUs were that idle over 3 s (at most 10 minutes)."""
     unknown = [w for w in workloads if w not in ALL]
     if unknown:
-        from .errors import ConfigError, did_you_mean
-
         raise ConfigError(f"unknown workload '{unknown[0]}'",
                           hint=did_you_mean(unknown[0], ALL) or f"choose from {', '.join(ALL)}")
     if compare and not torch_available():
-        from .errors import ConfigError
-
         raise ConfigError("--compare torch needs PyTorch, which is not importable here",
                           hint="pip install torch (CPU build); it is not a protonet dependency")
     load = {"before": os.getloadavg()}
@@ -118,13 +114,15 @@ def run_benchmark(workloads: list[str], threads: list[int], compare: str | None 
         for name in workloads:
             frameworks = ["protonet", *(["torch"] if compare else [])]
             for framework in frameworks:
+                if wait_idle:
+                    log(f"  (CPUs {wait_for_idle(wait_idle)}% idle)")
                 log(f"  {framework:<8} {name:<20} {count} thread(s) ...")
                 spec = {"framework": framework, "workload": name, "threads": count, "repeats": repeats,
                         "iterations": iterations, "memory_iterations": memory_iterations}
                 results.extend(run_worker(spec))
     load["after"] = os.getloadavg()
     settings = {"workloads": workloads, "threads": threads, "compare": compare, "repeats": repeats,
-                "iterations": iterations, "memory_iterations": memory_iterations}
+                "iterations": iterations, "memory_iterations": memory_iterations, "wait_idle": wait_idle}
     return {"machine": machine(), "load": load, "settings": settings, "results": [asdict(r) for r in results]}
 
 
@@ -133,8 +131,6 @@ def run_worker(spec: dict) -> list[Result]:
     env = dict(os.environ)
     for name in THREAD_VARIABLES:
         env[name] = str(spec["threads"])
-    if spec["framework"] == "protonet":
-        env.setdefault("OPENBLAS_THREAD_TIMEOUT", THREAD_TIMEOUT)
     if spec["workload"] == MEMORY and spec["framework"] == "protonet":
         with tempfile.TemporaryDirectory() as folder:
             command = [sys.executable, "-m", "protonet.cli", "train", "--no-progress",
@@ -154,9 +150,7 @@ def run_worker(spec: dict) -> list[Result]:
 
 
 def _wait(command: list[str], env: dict) -> tuple[str, float, float]:
-    """(stdout, peak RSS in MB, wall seconds) of a finished child; a RuntimeError when it failed."""
-    from .errors import ProtonetError
-
+    """(stdout, peak RSS in MB, wall seconds) of a finished child; a ProtonetError when it failed."""
     start = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         child = subprocess.Popen(command, stdout=out, stderr=err, env=env, cwd=ROOT)
@@ -168,8 +162,32 @@ def _wait(command: list[str], env: dict) -> tuple[str, float, float]:
         if child.returncode:
             lines = err.read().strip().splitlines() or ["(no output)"]
             raise ProtonetError(f"benchmark worker failed (exit {child.returncode}): {lines[-1]}",
-                                hint=" ".join(command[2:4]))
+                                hint=f"run it alone to see all of its output: {' '.join(command)}")
         return out.read(), usage.ru_maxrss / 1024, seconds
+
+
+def idle_percent(seconds: float = 3.0) -> int | None:
+    """How idle all CPUs were over the next `seconds`, from /proc/stat (None where there is none)."""
+    def sample() -> tuple[int, int]:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return fields[3] + fields[4], sum(fields)  # idle + iowait, total
+
+    try:
+        idle, total = sample()
+        time.sleep(seconds)
+        idle2, total2 = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    return round(100 * (idle2 - idle) / max(total2 - total, 1))
+
+
+def wait_for_idle(percent: int, limit: float = 600) -> int | None:
+    """Wait until the CPUs were at least `percent` idle over 3 s, or `limit` seconds; the last reading."""
+    deadline = time.monotonic() + limit
+    while True:
+        idle = idle_percent()
+        if idle is None or idle >= percent or time.monotonic() > deadline:
+            return idle
 
 
 def machine() -> dict:
@@ -212,27 +230,29 @@ def format_table(report: dict) -> str:
     m, load = report["machine"], report["load"]
     lines = [f"{m['cpu']}, {m['cores']} cores; numpy {m['numpy']}, torch {m['torch'] or '-'}; "
              f"load average {load['before'][0]:.2f} before, {load['after'][0]:.2f} after",
-             f"{'workload':<40}{'thr':>4}{'protonet':>10}{'img/s':>8}{'RSS MB':>8}{'torch':>9}{'torch CL':>9}"
-             f"{'RSS MB':>8}{'ratio':>7}{'/NCHW':>7}"]
+             f"{'workload':<40}{'thr':>4}{'BLAS':>5}{'protonet':>10}{'img/s':>8}{'RSS MB':>8}{'torch':>9}"
+             f"{'torch CL':>9}{'RSS MB':>8}{'ratio':>7}{'/NCHW':>7}"]
     for (name, threads), found in rows.items():
         ours = found["protonet"]
         nchw, cl = found.get("torch-nchw"), found.get("torch-channels-last")
         if name == MEMORY:
             title = f"LeNet {report['settings']['memory_iterations']} it. Fashion-MNIST: time, RSS"
             ratio = f"{ours.peak_rss_mb / nchw.peak_rss_mb:7.2f}" if nchw else ""
-            lines.append(f"{title:<40}{threads:>4}{ours.seconds:>9.1f}s{'':>8}{ours.peak_rss_mb:>8.0f}"
+            lines.append(f"{title:<40}{threads:>4}{'':>5}{ours.seconds:>9.1f}s{'':>8}{ours.peak_rss_mb:>8.0f}"
                          + (f"{nchw.seconds:>8.1f}s{'':>9}{nchw.peak_rss_mb:>8.0f}{ratio}" if nchw else ""))
             continue
         batch = WORKLOADS[name].batch
         torch_ms = [r.ms for r in (nchw, cl) if r]
-        line = (f"{WORKLOADS[name].title:<40}{threads:>4}{ours.ms:>10.2f}{batch * 1000 / ours.ms:>8.0f}"
+        blas = "?" if ours.blas_threads is None else ours.blas_threads
+        line = (f"{WORKLOADS[name].title:<40}{threads:>4}{blas:>5}{ours.ms:>10.2f}{batch * 1000 / ours.ms:>8.0f}"
                 f"{ours.peak_rss_mb:>8.0f}")
         if torch_ms:
             line += (f"{_ms(nchw):>9}{_ms(cl):>9}{max(r.peak_rss_mb for r in (nchw, cl) if r):>8.0f}"
                      f"{ours.ms / min(torch_ms):>7.2f}{ours.ms / nchw.ms:>7.2f}")
         lines.append(line)
-    lines.append("ms per iteration (median of the timed blocks); ratio = protonet / faster PyTorch layout, "
-                 "/NCHW = protonet / PyTorch NCHW; memory row: protonet / PyTorch peak RSS")
+    lines.append("ms per iteration (median of the timed blocks); BLAS: the threads numpy's OpenBLAS reports; "
+                 "ratio = protonet / faster PyTorch layout, /NCHW = protonet / PyTorch NCHW; memory row: "
+                 "seconds for the whole run, peak RSS, and protonet / PyTorch peak RSS")
     return "\n".join(lines)
 
 
@@ -337,23 +357,6 @@ def protonet_run(workload: Workload):
     solver.net.blobs["data"].data = data
     solver.net.blobs["label"].data = labels
     return solver.step
-
-
-def blas_threads() -> int | None:
-    """The thread count numpy's OpenBLAS reports (None when it cannot be asked)."""
-    try:
-        maps = Path("/proc/self/maps").read_text()
-    except OSError:
-        return None
-    paths = {line.split()[-1] for line in maps.splitlines() if "openblas" in line.lower() and "/" in line}
-    for path in paths:
-        library = ctypes.CDLL(path)
-        for symbol in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
-                       "openblas_get_num_threads"):
-            function = getattr(library, symbol, None)
-            if function is not None:
-                return int(function())
-    return None
 
 
 def _torch():

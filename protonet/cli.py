@@ -11,6 +11,7 @@ import click
 
 from .errors import ProtonetError
 
+USAGE_EXIT = 64  # sysexits' EX_USAGE: a bad command line, kept apart from the error kinds' codes 2-6
 PHASE = click.Choice(["TRAIN", "TEST"], case_sensitive=False)
 
 
@@ -50,7 +51,7 @@ def main() -> None:
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()
-        sys.exit(exc.exit_code)
+        sys.exit(USAGE_EXIT if isinstance(exc, click.UsageError) else exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
 
@@ -147,14 +148,17 @@ def train(solver_file: str, weights: str | None, reinit: tuple[str, ...], snapsh
 @click.option("--level", type=int, default=0, show_default=True)
 def test(model: str, weights: str | None, iterations: int | None, phase: str, stage: tuple[str, ...],
          level: int) -> None:
-    """Score a trained net: the mean of each output over the test source."""
+    """Score a trained net: the mean of each output over the test source.
+
+    A zoo model is scored with the train_val net saved in its entry (data and accuracy layers).
+    """
     from .evaluate import evaluate
     from .net import Net
-    from .zoo import resolve_model, resolve_weights
+    from .zoo import resolve_scoring_model, resolve_weights
 
     if weights is None and not model.startswith("zoo:"):
         raise click.UsageError("give --weights (or a zoo:NAME model, whose weights come with it)")
-    net = Net(resolve_model(model), phase=phase, stages=stage, level=level)
+    net = Net(resolve_scoring_model(model), phase=phase, stages=stage, level=level)
     net.copy_from(resolve_weights(weights or model), log=logging.getLogger("protonet").info)
     for name, value in evaluate(net, iterations, progress=sys.stderr.isatty()).items():
         click.echo(f"{name} = {value:.6g}")
@@ -246,8 +250,10 @@ def draw(model: str, output: str, rankdir: str, phase: str) -> None:
                    "cifar10-quick-train, mlp-train, lenet-infer-256, lenet-infer-1, lenet-rss.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None,
               help="Also write the results as JSON here.")
+@click.option("--wait-idle", type=click.IntRange(0, 100), default=0, metavar="PERCENT",
+              help="Start each worker only once the CPUs were this idle over 3 s (shared machines).")
 def bench(threads: tuple[int, ...], compare: str | None, repeats: int, iterations: int | None,
-          memory_iterations: int, workload_names: tuple[str, ...], json_out: str | None) -> None:
+          memory_iterations: int, workload_names: tuple[str, ...], json_out: str | None, wait_idle: int) -> None:
     """Time fixed workloads (LeNet, CIFAR-10 quick, an MLP) on synthetic data, optionally beside PyTorch."""
     import json
 
@@ -256,7 +262,7 @@ def bench(threads: tuple[int, ...], compare: str | None, repeats: int, iteration
 
     names = [n.strip() for item in workload_names for n in item.split(",") if n.strip()] or list(ALL)
     report = run_benchmark(names, list(threads) or [1, 2], compare, repeats, iterations, memory_iterations,
-                           log=lambda line: click.echo(line, err=True))
+                           wait_idle, log=lambda line: click.echo(line, err=True))
     click.echo(format_table(report))
     if json_out:
         atomic_write(json_out, json.dumps(report, indent=1).encode())

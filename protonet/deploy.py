@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from . import __version__, config
+from .data.datasets import ALIAS, DATASETS, Dataset
 from .errors import ConfigError
 from .io import atomic_write
 from .net import Net, filter_net
@@ -48,12 +49,25 @@ def deploy_net(model: str | Path, batch: int = 1) -> pb.NetParameter:
     return out
 
 
+def dataset_of(model: str | Path) -> Dataset | None:
+    """The known dataset a net's TEST data layer reads through an alias such as `fashion-mnist:test`."""
+    source = filter_net(config.load_net(model), pb.NetState(phase=pb.TEST))
+    for layer in source.layer:
+        match = ALIAS.match(layer.data_param.source) if layer.type == "Data" else None
+        if match and match[1] in DATASETS:
+            return DATASETS[match[1]]
+    return None
+
+
 def deploy(model: str | Path, weights: str | Path, name: str, *, description: str = "",
            dataset: str = "", metrics: dict | None = None, labels: list[str] | None = None,
            solver: str | Path | None = None) -> Path:
     """Make zoo entry `name`: deploy.yaml, weights, train_val and model.yaml with the weights' sha256."""
     net = deploy_net(model)
     Net(net, weights=weights, phase="TEST")  # the weights must fit the deploy net
+    known = dataset_of(model)
+    dataset = dataset or (known.name if known else "")
+    labels = labels or (list(known.labels) if known else None)
     folder = zoo_dir() / name
     folder.mkdir(parents=True, exist_ok=True)
     config.save(net, folder / "deploy.yaml")

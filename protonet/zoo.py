@@ -57,6 +57,15 @@ def resolve_model(spec: str) -> str:
     return str(folder / meta.get("deploy", "deploy.yaml"))
 
 
+def resolve_scoring_model(spec: str) -> str:
+    """`zoo:NAME` -> the model's train_val net (its data and metrics layers) when it has one, else its deploy net."""
+    if not spec.startswith(PREFIX):
+        return spec
+    folder, meta = entry(spec[len(PREFIX):])
+    train_val = meta.get("train_val")
+    return str(folder / train_val) if train_val and (folder / train_val).is_file() else resolve_model(spec)
+
+
 def resolve_weights(spec: str) -> str:
     """`zoo:NAME` -> the model's weights file after its sha256 is verified; a path as is."""
     if not spec.startswith(PREFIX):

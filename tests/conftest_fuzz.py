@@ -5,7 +5,9 @@ Not a pytest conftest (pytest loads only conftest.py): import it as `tests.conft
 
 from __future__ import annotations
 
+import contextlib
 import io
+import resource
 import zipfile
 from collections.abc import Iterable
 
@@ -167,3 +169,23 @@ def zip_bytes(members: dict[str, bytes], compression: int = zipfile.ZIP_STORED) 
         for name, data in members.items():
             archive.writestr(name, data)
     return buffer.getvalue()
+
+
+@contextlib.contextmanager
+def address_space_cap(headroom: int):
+    """Cap this process's address space at its current size plus `headroom` bytes, so that an
+    allocation beyond it fails with a MemoryError instead of exhausting the machine (Linux only:
+    elsewhere there is no cap)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            in_use = int(statm.read().split()[0]) * resource.getpagesize()
+    except OSError:
+        yield
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = in_use + headroom if hard == resource.RLIM_INFINITY else min(in_use + headroom, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))

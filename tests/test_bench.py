@@ -77,3 +77,21 @@ def test_the_memory_run_trains_lenet_on_fashion_mnist(tmp_path):
             "memory_iterations": 3}
     [result] = bench.run_worker(spec)
     assert result.peak_rss_mb > 10 and result.seconds > 0
+
+
+def test_the_blas_thread_count_can_be_read_and_set():
+    from protonet.ops.blas import blas_threads, set_blas_threads
+
+    before = blas_threads()
+    if before is None:
+        pytest.skip("numpy's BLAS is not an OpenBLAS that can be asked")
+    try:
+        assert set_blas_threads(1) and blas_threads() == 1
+    finally:
+        set_blas_threads(before)
+    assert blas_threads() == before
+
+
+def test_idleness_is_read_as_a_percentage():
+    for idle in (bench.idle_percent(0.2), bench.wait_for_idle(0)):  # 0%: returns at the first reading
+        assert idle is None or 0 <= idle <= 100

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import io
 import logging
 import os
 import re
@@ -42,7 +43,17 @@ from protonet.proto import pb
 from protonet.solvers.snapshot import decode_random_state, encode_random_state, read_state
 from protonet.upgrade import upgrade_solver
 from protonet.weights import array_to_blobproto, blobproto_to_array, weights_to_npz_bytes
-from tests.conftest_fuzz import LENET, LENET_V1, LENET_YAML, MANY_LAYERS, NET_V0, SOLVER, npy_bytes, zip_bytes
+from tests.conftest_fuzz import (
+    LENET,
+    LENET_V1,
+    LENET_YAML,
+    MANY_LAYERS,
+    NET_V0,
+    SOLVER,
+    address_space_cap,
+    npy_bytes,
+    zip_bytes,
+)
 
 LIMIT = 2**18            # elements per array while fuzzing (1 MiB of float32)
 PEAK_BYTES = 256 << 20   # traced memory one case may add at its peak
@@ -86,13 +97,14 @@ def outcome(action: Callable[[], Any]) -> Any:
     """`action()`'s result, or the ProtonetError it raised (a one-line message).
 
     Any other exception fails the case, as do running past TIME_LIMIT and a traced memory peak
-    more than PEAK_BYTES above what was in use before.
+    more than PEAK_BYTES above what was in use before. The address space is capped meanwhile, so
+    that a runaway allocation fails the case with a MemoryError rather than exhausting the machine.
     """
     in_use = tracemalloc.get_traced_memory()[0]
     tracemalloc.reset_peak()
     signal.setitimer(signal.ITIMER_REAL, TIME_LIMIT)
     try:
-        with np.errstate(all="ignore"), warnings.catch_warnings():
+        with np.errstate(all="ignore"), warnings.catch_warnings(), address_space_cap(4 * PEAK_BYTES):
             warnings.simplefilter("ignore")
             result = action()
     except ProtonetError as exc:
@@ -261,14 +273,21 @@ def binary_seeds() -> dict[str, bytes]:
     }
 
 
+# Sizes and counts in binary headers are where readers go wrong: edits write these over 2 or 4 bytes.
+INTERESTING = [0, 1, 0x7F, 0x80, 0xFF, 0x4000, 0x7FFF, 0xFFFF, 0x10000, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF]
+
+
 @st.composite
 def mutated_bytes(draw: Callable, seed: bytes) -> bytes:
-    """`seed` with 1 to 6 bit flips, byte changes, insertions, deletions or a truncation."""
+    """`seed` with 1 to 6 bit flips, byte changes, interesting integers, insertions, deletions or a truncation."""
     data = bytearray(seed)
     for _ in range(draw(st.integers(1, 6))):
         i = _index(draw, data)
-        edit = draw(st.sampled_from(["flip", "set", "insert", "delete", "truncate"]))
-        if edit == "flip" and data:
+        edit = draw(st.sampled_from(["flip", "set", "integer", "insert", "delete", "truncate"]))
+        if edit == "integer":
+            width, order = draw(st.sampled_from([2, 4])), draw(st.sampled_from(["big", "little"]))
+            data[i:i + width] = (draw(st.sampled_from(INTERESTING)) % 2 ** (8 * width)).to_bytes(width, order)
+        elif edit == "flip" and data:
             data[i] ^= 1 << draw(st.integers(0, 7))
         elif edit == "set" and data:
             data[i] = draw(st.integers(0, 255))
@@ -404,17 +423,21 @@ HDF5_DATASETS = st.dictionaries(st.sampled_from(["conv1/0", "conv1/1", "ip1/0", 
                                 st.tuples(HDF5_SHAPES, st.sampled_from(HDF5_DTYPES)), max_size=3)
 
 
-@given(datasets=HDF5_DATASETS)
-def test_hdf5_weights_of_any_datasets_load_or_are_refused(datasets: dict, workdir: Path, h5py: Any) -> None:
-    """Datasets of any declared shape (huge ones are chunked and left unwritten, so the file stays small)."""
-    path = workdir / "built.caffemodel.h5"
+def write_hdf5(h5py: Any, path: Path, datasets: dict[str, tuple[list[int], Any]]) -> None:
+    """An HDF5 file of datasets {name: (shape, dtype)}; huge ones are chunked and left unwritten."""
     with h5py.File(path, "w") as handle:
         for name, (shape, dtype) in datasets.items():
             big = np.prod(shape, dtype=object) > 4096
             dtype = h5py.string_dtype() if dtype == "str" else np.dtype(dtype if isinstance(dtype, str)
                                                                           else [tuple(f) for f in dtype])
-            handle.create_dataset(f"data/{name}", shape=tuple(shape), dtype=dtype,
-                                  chunks=(1,) * len(shape) if big else None)
+            handle.create_dataset(name, shape=tuple(shape), dtype=dtype, chunks=(1,) * len(shape) if big else None)
+
+
+@given(datasets=HDF5_DATASETS)
+def test_hdf5_weights_of_any_datasets_load_or_are_refused(datasets: dict, workdir: Path, h5py: Any) -> None:
+    """Datasets of any declared shape (huge ones are chunked and left unwritten, so the file stays small)."""
+    path = workdir / "built.caffemodel.h5"
+    write_hdf5(h5py, path, {f"data/{name}": dataset for name, dataset in datasets.items()})
     outcome(lambda: lenet().copy_from(str(path)))
 
 
@@ -497,17 +520,7 @@ def data_seeds() -> dict[str, bytes]:
                               "labels.npy": npy_bytes("<i8", (2,), bytes(16))})}
 
 
-# Known crashes for the owner of protonet/data/ to fix; then drop these strict marks (they fail once fixed).
-NPZ_DATA_CRASHES = pytest.mark.xfail(strict=True, reason=(
-    "protonet/data/npz.py: zipfile's NotImplementedError and RuntimeError escape, and a member header "
-    "declaring a huge shape is allocated (MemoryError, or GiBs); weights.read_npz_arrays(path, "
-    "error=DataError) avoids both"))
-IDX_SHAPE_CRASH = pytest.mark.xfail(strict=True, reason=(
-    "protonet/data/idx.py: dims such as [0, 2**32-1, 2**32-1] hold 0 values but numpy refuses the shape "
-    "(ValueError); check_shape(dims, error=DataError) first"))
-
-
-@pytest.mark.parametrize("kind", ["idx", "idx.gz", "float.idx", pytest.param("npz", marks=NPZ_DATA_CRASHES)])
+@pytest.mark.parametrize("kind", ["idx", "idx.gz", "float.idx", "npz"])
 @given(data=st.data())
 def test_mutated_data_file_reads_or_is_refused(kind: str, data: st.DataObject, workdir: Path,
                                                data_readers: tuple[Callable, Callable]) -> None:
@@ -528,7 +541,6 @@ def idx_files(draw: Callable) -> bytes:
     return gzip.compress(data, mtime=0) if draw(st.booleans()) else data
 
 
-@IDX_SHAPE_CRASH
 @given(file=idx_files())
 def test_idx_of_any_header_reads_or_is_refused(file: bytes, workdir: Path,
                                               data_readers: tuple[Callable, Callable]) -> None:
@@ -536,9 +548,41 @@ def test_idx_of_any_header_reads_or_is_refused(file: bytes, workdir: Path,
     outcome(lambda: data_readers[0](path))
 
 
-@NPZ_DATA_CRASHES
 @given(file=npz_files(["data", "labels", "other"]))
 def test_data_npz_of_any_members_reads_or_is_refused(file: bytes, workdir: Path,
                                                     data_readers: tuple[Callable, Callable]) -> None:
     path = written(workdir, "built.npz", file)
     outcome(lambda: data_readers[1](path))
+
+
+@pytest.fixture(scope="module")
+def image_seeds() -> dict[str, bytes]:
+    image_module = pytest.importorskip("PIL.Image")  # an optional dependency
+    pixels = np.arange(4 * 4 * 3, dtype=np.uint8).reshape(4, 4, 3)
+    seeds = {}
+    for kind in ("PNG", "BMP", "GIF", "JPEG", "TIFF", "PPM"):
+        buffer = io.BytesIO()
+        image_module.fromarray(pixels).save(buffer, kind)
+        seeds[kind] = buffer.getvalue()
+    return seeds
+
+
+@given(data=st.data(), color=st.booleans(), size=st.sampled_from([None, (3, 5)]))
+def test_mutated_image_decodes_or_is_refused(data: st.DataObject, color: bool, size: tuple | None,
+                                            workdir: Path, image_seeds: dict[str, bytes]) -> None:
+    from protonet.data.images import read_image
+
+    seed = image_seeds[data.draw(st.sampled_from(sorted(image_seeds)), label="format")]
+    path = Path(written(workdir, "mutant.image", data.draw(mutated_bytes(seed), label="file")))
+    outcome(lambda: read_image(path, color=color, size=size, source="list.txt", line=1))
+
+
+@given(datasets=HDF5_DATASETS.map(lambda found: {name.replace("/", "_"): v for name, v in found.items()}),
+       names=st.lists(st.sampled_from(["conv1_0", "ip1_0", "top", "missing"]), min_size=1, max_size=2))
+def test_hdf5_data_of_any_datasets_reads_or_is_refused(datasets: dict, names: list[str], workdir: Path,
+                                                      h5py: Any) -> None:
+    from protonet.data.hdf5 import read_datasets
+
+    path = workdir / "built.h5"
+    write_hdf5(h5py, path, datasets)
+    outcome(lambda: read_datasets(path, names))

@@ -40,6 +40,7 @@ class Dataset:
     name: str
     mirrors: tuple[str, ...]                       # https base URLs, tried in order
     splits: dict[str, tuple[DataFile, DataFile]]   # split -> (images, labels)
+    labels: tuple[str, ...] = ()                   # class names, by label value
 
     @property
     def files(self) -> list[DataFile]:
@@ -59,7 +60,9 @@ DATASETS = {
         {"train": _idx_pair("train", "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
                             "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"),
          "test": _idx_pair("t10k", "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
-                           "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34")}),
+                           "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34")},
+        ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+         "Ankle boot")),
     "mnist": Dataset(
         "mnist",
         ("https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -67,7 +70,8 @@ DATASETS = {
         {"train": _idx_pair("train", "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
                             "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
          "test": _idx_pair("t10k", "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-                           "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2")}),
+                           "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2")},
+        tuple(str(digit) for digit in range(10))),
 }
 
 SYSTEM_DIRS = (Path("/usr/share/datasets"),)  # system-installed copies, one folder per dataset

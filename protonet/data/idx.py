@@ -2,7 +2,8 @@
 
 Layout (big-endian): two zero bytes, a type code, the number of dimensions d, then d uint32
 sizes, then the values in C order. A file whose length is not exactly what its header says is
-truncated or corrupt, and is refused with a DataError naming it.
+truncated or corrupt, and is refused with a DataError naming it; so is a header declaring more
+than max_elements() values (protonet.blob), before anything of that size is allocated.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import math
 import struct
 import zlib
 from collections.abc import Iterator
@@ -18,12 +20,14 @@ from typing import BinaryIO
 
 import numpy as np
 
+from ..blob import check_shape
 from ..errors import DataError, StorageError
 from ..io import atomic_write
 
 GZIP_MAGIC = b"\x1f\x8b"
 IDX_TYPES = {0x08: np.dtype(">u1"), 0x09: np.dtype(">i1"), 0x0B: np.dtype(">i2"),
              0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+CHUNK = 1 << 24  # bytes read at a time
 CORRUPT = "the file is truncated or corrupt; fetch or convert it again"
 
 
@@ -47,24 +51,37 @@ def open_maybe_gzip(path: str | Path) -> Iterator[BinaryIO]:
         raise StorageError(f"cannot read: {exc.strerror or exc}", file=str(path)) from None
 
 
-def read_bytes(path: str | Path) -> bytes:
-    """The whole (decompressed) content of `path`."""
-    with open_maybe_gzip(path) as stream:
-        return stream.read()
-
-
 def read_idx(path: str | Path, *, sha256: str | None = None) -> np.ndarray:
-    """The array in an IDX file; uint8 data is a read-only view of the file's bytes (no copy).
+    """The array in an IDX file; uint8 data is a read-only view of the bytes read (no copy).
 
-    `sha256`, when given, is the expected digest of the uncompressed content.
+    `sha256`, when given, is the expected digest of the uncompressed content. The header is
+    checked (shape within max_elements()) before the values are read, and they are read a chunk
+    at a time, so a short file or a gzip bomb never costs more memory than the data it holds.
     """
-    raw = read_bytes(path)
-    if sha256 is not None and hashlib.sha256(raw).hexdigest() != sha256:
-        raise DataError("content does not match the published checksum", file=str(path), hint=CORRUPT)
-    return parse_idx(raw, str(path))
+    name = str(path)
+    with open_maybe_gzip(path) as stream:
+        header, dtype, dims = read_header(stream, name)
+        size = math.prod(dims) * dtype.itemsize
+        payload = read_at_most(stream, size + 1)  # one byte more: trailing bytes are corruption too
+    if len(payload) != size:
+        found = len(payload) if len(payload) < size else f"more than {size}"
+        raise DataError(f"holds {found} bytes of values, but its header (shape {list(dims)}, "
+                        f"{dtype.itemsize}-byte values) needs {size}", file=name, hint=CORRUPT)
+    if sha256 is not None:
+        digest = hashlib.sha256(header)
+        digest.update(payload)
+        if digest.hexdigest() != sha256:
+            raise DataError("content does not match the published checksum", file=name, hint=CORRUPT)
+    array = np.frombuffer(payload, dtype).reshape(dims)
+    if dtype.itemsize > 1:
+        return array.astype(dtype.newbyteorder("="))
+    array.flags.writeable = False  # records are shared between nets
+    return array
 
 
-def parse_idx(raw: bytes, name: str = "<bytes>") -> np.ndarray:
+def read_header(stream: BinaryIO, name: str) -> tuple[bytes, np.dtype, tuple[int, ...]]:
+    """(header bytes, value dtype, shape) of an IDX stream, every field checked."""
+    raw = stream.read(4)
     if len(raw) < 4:
         raise DataError(f"{len(raw)} bytes is too short for an IDX header", file=name, hint=CORRUPT)
     if raw[:2] != b"\0\0" or raw[2] not in IDX_TYPES or raw[3] == 0:
@@ -72,18 +89,23 @@ def parse_idx(raw: bytes, name: str = "<bytes>") -> np.ndarray:
                         f"({', '.join(f'{code:02x}' for code in IDX_TYPES)}) and a dimension count",
                         file=name, hint="the Data layer reads IDX (MNIST format) and .npz files")
     dtype, ndim = IDX_TYPES[raw[2]], raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
+    raw += stream.read(4 * ndim)
+    if len(raw) < 4 + 4 * ndim:
         raise DataError(f"{len(raw)} bytes is too short for an IDX header of {ndim} dimensions",
                         file=name, hint=CORRUPT)
-    dims = struct.unpack(f">{ndim}I", raw[4:header])
-    count = int(np.prod(dims, dtype=object))
-    expected = header + count * dtype.itemsize
-    if len(raw) != expected:
-        raise DataError(f"holds {len(raw)} bytes, but its header (shape {list(dims)}, "
-                        f"{dtype.itemsize}-byte values) needs {expected}", file=name, hint=CORRUPT)
-    array = np.frombuffer(raw, dtype, count=count, offset=header).reshape(dims)
-    return array if dtype.itemsize == 1 else array.astype(dtype.newbyteorder("="))
+    dims = check_shape(struct.unpack(f">{ndim}I", raw[4:]), "IDX", DataError, file=name)
+    return raw, dtype, dims
+
+
+def read_at_most(stream: BinaryIO, size: int) -> bytearray:
+    """Up to `size` bytes of `stream`, gathered a chunk at a time (memory grows only with what is read)."""
+    data = bytearray()
+    while len(data) < size:
+        chunk = stream.read(min(size - len(data), CHUNK))
+        if not chunk:
+            break
+        data += chunk
+    return data
 
 
 def write_idx(path: str | Path, array: np.ndarray) -> None:

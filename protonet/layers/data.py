@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..blob import check_shape
 from ..data.reader import ReadsRecords, RecordReader, shuffled
 from ..data.sources import open_source
 from ..data.transform import Transformer
@@ -25,7 +26,8 @@ class Data(ReadsRecords, Layer):
     holds records k*B .. k*B+B-1 (mod the record count), across epoch boundaries, so a Caffe run
     is reproduced batch for batch. With data_param.shuffle, each epoch reads the records in a
     new permutation that depends only on (net seed, epoch) (seed 0 when the net has none), so
-    `cursor()` -> (position in the epoch, epoch) is all a resumed run needs: `seek` restores it.
+    `cursor()` -> (position in the epoch, epoch) is all a resumed run needs: `seek` restores it
+    (the read position is protonet.data.reader's RecordReader, shared with the other data layers).
 
     Transform (transform_param; see protonet.data.transform): (x - mean) * scale, then crop_size
     (random window in TRAIN, centre in TEST) and mirror. As in Caffe, `mirror: true` flips each
@@ -56,7 +58,7 @@ class Data(ReadsRecords, Layer):
         self.transformer = Transformer(transform_param(self.param), record_shape,
                                        training=self.ctx.training, dtype=self.ctx.dtype,
                                        base_dir=self.ctx.base_dir)
-        self._buffer = np.empty((p.batch_size, *record_shape), self.records.images.dtype)
+        self._buffer = np.empty(check_shape((p.batch_size, *record_shape), "data batch"), self.records.images.dtype)
         count = self.records.num
         self.reader = RecordReader(count, p.batch_size, source=self.records.path,
                                    seed=lambda: self.ctx.seed, order=shuffled(count) if p.shuffle else None)

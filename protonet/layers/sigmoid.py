@@ -17,6 +17,14 @@ class Sigmoid(NeuronLayer):
         sigmoid(bottom[0].data, out=top[0].data)
 
     def backward(self, top: Blobs, propagate_down: list[bool], bottom: Blobs) -> None:
-        if propagate_down[0]:
-            y = top[0].data
-            np.multiply(top[0].diff, y * (1 - y), out=bottom[0].diff)
+        if not propagate_down[0]:
+            return
+        y, dy, dx = top[0].data, top[0].diff, bottom[0].diff
+        factor = dx  # y (1 - y) goes to dx first, unless dx is dy (in place): then to a kept array
+        if dx is dy:
+            factor = getattr(self, "_factor", None)
+            if factor is None or factor.shape != y.shape:
+                factor = self._factor = np.empty_like(y)
+        np.subtract(1, y, out=factor)
+        factor *= y
+        np.multiply(dy, factor, out=dx)

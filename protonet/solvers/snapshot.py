@@ -10,6 +10,7 @@ import re
 import tempfile
 from pathlib import Path
 
+import numpy as np
 from google.protobuf.message import DecodeError
 
 from ..errors import StorageError, WeightsError
@@ -145,6 +146,8 @@ def decode_random_state(text: str, path: str | Path) -> tuple[list[int | None], 
         content = json.loads(text)
         seeds, states = content.get("seeds", []), content["nets"]
         if isinstance(states, list) and all(isinstance(s, dict) for s in states) and isinstance(seeds, list):
+            for state in states:  # nets draw from PCG64: each state must be one it accepts
+                np.random.PCG64().state = state
             return seeds, states
     raise WeightsError("the random generator state is corrupt", file=str(path),
                        hint="the file is truncated or corrupt; resume from an older snapshot")
