@@ -122,16 +122,19 @@ def read_npz_arrays(path: str, *, kinds: str = "biuf",
     """The arrays of an .npz archive by name, each header checked by check_npy_header (with `kinds`)
     before it is loaded; any fault is an `error` naming the file."""
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            if not isinstance(archive, np.lib.npyio.NpzFile):
-                raise error("a single array, not an .npz archive of named arrays", file=path)
-            members = set(archive.zip.namelist())
-            arrays = {}
-            for key in archive.files:
-                with archive.zip.open(key + ".npy" if key + ".npy" in members else key) as member:
+        if not zipfile.is_zipfile(path):
+            raise error("not an .npz archive of named arrays", file=path, hint="the file is truncated or corrupt")
+        arrays = {}
+        with zipfile.ZipFile(path) as archive:
+            for name in archive.namelist():
+                key = name.removesuffix(".npy")
+                if key in arrays:
+                    raise error(f"the archive holds array '{key}' twice", file=path)
+                with archive.open(name) as member:  # the member checked is the member loaded
                     check_npy_header(member, key, path, kinds=kinds, error=error)
-                arrays[key] = archive[key]
-            return arrays
+                with archive.open(name) as member:
+                    arrays[key] = np.lib.format.read_array(member, allow_pickle=False)
+        return arrays
     except FileNotFoundError:
         raise error("file not found", file=path) from None
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError, RuntimeError,
