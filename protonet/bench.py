@@ -14,8 +14,10 @@ biases: Caffe's lr_mult 2), the same in both frameworks; PyTorch pools with ceil
 
 Threads: every (framework, workload, thread count) runs in a fresh subprocess (`python -m protonet.bench
 worker SPEC`) whose thread counts are set in its environment before numpy or torch loads:
-OPENBLAS_NUM_THREADS, OMP_NUM_THREADS and MKL_NUM_THREADS, plus torch.set_num_threads in PyTorch's worker
-(so threadpoolctl is not needed); OpenBLAS keeps its default spin timeout (see protonet.ops.blas).
+OPENBLAS_NUM_THREADS, OMP_NUM_THREADS, MKL_NUM_THREADS and PROTONET_THREADS, plus torch.set_num_threads in
+PyTorch's worker (so threadpoolctl is not needed). With PROTONET_THREADS above 1, protonet runs batch parts
+and split products on its own threads and puts OpenBLAS on one (see protonet.ops.parallel), which the
+table's BLAS column then shows.
 A worker runs one warm-up block, then `repeats` timed blocks of `iterations` steps; the figure is the
 median block's milliseconds per step. Peak RSS is the worker's ru_maxrss, read by the parent with os.wait4.
 """
@@ -34,6 +36,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .errors import ConfigError, ProtonetError, did_you_mean
+from .ops import parallel
 from .ops.blas import blas_threads
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -129,7 +132,7 @@ def run_benchmark(workloads: list[str], threads: list[int], compare: str | None 
 def run_worker(spec: dict) -> list[Result]:
     """Run one worker subprocess with its thread variables set; its results with its peak RSS."""
     env = dict(os.environ)
-    for name in THREAD_VARIABLES:
+    for name in (*THREAD_VARIABLES, parallel.VARIABLE):
         env[name] = str(spec["threads"])
     if spec["workload"] == MEMORY and spec["framework"] == "protonet":
         with tempfile.TemporaryDirectory() as folder:

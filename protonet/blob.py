@@ -87,6 +87,8 @@ class Blob:
         """Give the blob a new shape; contents are kept only when the shape is unchanged."""
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
+        if shape == self.shape:  # the steady state: nothing to check or allocate
+            return
         shape = check_shape(shape)
         if shape != self.shape:
             self._data = np.zeros(shape, self.dtype)

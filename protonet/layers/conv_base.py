@@ -47,6 +47,7 @@ class ConvolutionBase(Layer):
         if p.bias_term:
             self.blobs.append(self.make_param((p.num_output,), _filler(p, "bias_filler")))
         self.ops = [Conv2D(self.geometry) for _ in bottom]
+        self._thread_ops: dict[int, list[Conv2D]] = {}
 
     def reshape(self, bottom: Blobs, top: Blobs) -> None:
         shape = bottom[0].shape
@@ -63,6 +64,13 @@ class ConvolutionBase(Layer):
                              f"kernel {g.kernel}, pad {g.pad}, stride {g.stride}, dilation {g.dilation}")
         for t in top:
             t.reshape((shape[0], self.param.convolution_param.num_output, height, width))
+
+    def thread_ops(self, index: int, count: int) -> list[Conv2D]:
+        """Bottom `index`'s kernels for `count` threads, each with its own work arrays (the first: ops[index])."""
+        ops = self._thread_ops.setdefault(index, [self.ops[index]])
+        while len(ops) < count:
+            ops.append(Conv2D(self.geometry))
+        return ops[:count]
 
     def weight_shape(self, channels: int) -> tuple[int, int, int, int]:
         raise NotImplementedError

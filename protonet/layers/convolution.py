@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
+
+import numpy as np
+
+from ..ops import parallel
+from ..ops.conv import Conv2D
 from .base import Blobs
 from .conv_base import ConvolutionBase
 from .registry import register
@@ -19,23 +25,61 @@ class Convolution(ConvolutionBase):
         return self.geometry.output_size(height, width)
 
     def forward(self, bottom: Blobs, top: Blobs) -> None:
-        """Part by part of the batch (see Conv2D.batch_chunks); a single part's col is kept for backward."""
+        """Part by part of the batch (Conv2D.batch_chunks), the parts spread over the threads of
+        ops.parallel, each with its own kernels; a thread's col is kept for backward when it had one part."""
+        self.plans = []
+        for index, (b, t) in enumerate(zip(bottom, top, strict=True)):
+            ops = self.thread_ops(index, parallel.threads())
+            parts = ops[0].batch_chunks(b.data, len(ops))
+            plan = (ops[:len(parts)], parts, [None] * min(len(ops), len(parts)))
+            parallel.run(partial(self._forward_parts, plan, b.data, t.data), len(plan[2]))
+            self.plans.append(plan)
+
+    def _forward_parts(self, plan: tuple, x: np.ndarray, y: np.ndarray, k: int) -> None:
+        ops, parts, kept = plan
         bias = self.bias()
-        self.cols = []
-        for op, b, t in zip(self.ops, bottom, top, strict=True):
-            parts = op.batch_chunks(b.data)
-            for part in parts:
-                col = op.im2col(b.data[part])
-                op.forward(col, self.blobs[0].data, bias.data if bias else None, t.data[part])
-            self.cols.append(col if len(parts) == 1 else None)
+        mine = parts[k::len(kept)]
+        for part in mine:
+            col = ops[k].im2col(x[part])
+            ops[k].forward(col, self.blobs[0].data, bias.data if bias else None, y[part])
+        kept[k] = col if len(mine) == 1 else None
 
     def backward(self, top: Blobs, propagate_down: list[bool], bottom: Blobs) -> None:
+        """Each thread adds its parts' weight and bias gradients to its own arrays (the first thread: to the
+        blobs' diffs), summed at the end."""
         weights, bias = self.blobs[0], self.bias()
-        for op, col, t, b, down in zip(self.ops, self.cols, top, bottom, propagate_down, strict=True):
-            for part in op.batch_chunks(b.data):
-                rows = op.rows(t.diff[part])
-                op.weight_grad(op.im2col(b.data[part]) if col is None else col, rows, weights.diff)
+        for plan, t, b, down in zip(self.plans, top, bottom, propagate_down, strict=True):
+            count = len(plan[2])
+            grads = [(weights.diff, bias.diff if bias else None)]
+            for k in range(1, count):
+                grads.append(self._partial_grads(k))
+            dx = b.diff if down else None  # made here: a Blob makes its diff on first use, not thread-safe
+            parallel.run(partial(self._backward_parts, plan, grads, t.diff, b.data, dx), count)
+            for weight_grad, bias_grad in grads[1:]:
+                weights.diff += weight_grad
                 if bias:
-                    bias.diff += rows.sum(axis=2).reshape(-1)
-                if down:
-                    op.input_grad(t.diff[part], rows, weights.data, b.diff[part])
+                    bias.diff += bias_grad
+
+    def _backward_parts(self, plan: tuple, grads: list, dy: np.ndarray, x: np.ndarray, dx: np.ndarray | None,
+                        k: int) -> None:
+        ops, parts, kept = plan
+        weight_grad, bias_grad = grads[k]
+        op: Conv2D = ops[k]
+        for part in parts[k::len(kept)]:
+            rows = op.rows(dy[part])
+            op.weight_grad(op.im2col(x[part]) if kept[k] is None else kept[k], rows, weight_grad)
+            if bias_grad is not None:
+                bias_grad += rows.sum(axis=2).reshape(-1)
+            if dx is not None:
+                op.input_grad(dy[part], rows, self.blobs[0].data, dx[part])
+
+    def _partial_grads(self, k: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Thread k's zeroed arrays for the weight and bias gradients."""
+        partials = self.__dict__.setdefault("_partials", {})
+        if k not in partials or partials[k][0].shape != self.blobs[0].shape:
+            bias = self.bias()
+            partials[k] = (np.empty_like(self.blobs[0].data), np.empty_like(bias.data) if bias else None)
+        for array in partials[k]:
+            if array is not None:
+                array.fill(0)
+        return partials[k]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ops import parallel
 from .base import Blobs, Layer, canonical_axis
 from .registry import register
 
@@ -41,7 +42,7 @@ class InnerProduct(Layer):
     def forward(self, bottom: Blobs, top: Blobs) -> None:
         x = bottom[0].data.reshape(-1, self.blobs[0].count // self.param.inner_product_param.num_output)
         y = top[0].data.reshape(x.shape[0], -1)
-        np.matmul(x, self._weights(), out=y)
+        parallel.matmul(x, self._weights(), y)
         if len(self.blobs) > 1:
             y += self.blobs[1].data
 
@@ -54,11 +55,11 @@ class InnerProduct(Layer):
         if grad is None or grad.shape != weights.shape or grad.dtype != weights.dtype:
             grad = self._weight_grad = np.empty_like(weights.data)
         if p.transpose:
-            np.matmul(x.T, dy, out=grad)
+            parallel.matmul(x.T, dy, grad)
         else:
-            np.matmul(dy.T, x, out=grad)
+            parallel.matmul(dy.T, x, grad)
         weights.diff += grad
         if len(self.blobs) > 1:
             self.blobs[1].diff += dy.sum(axis=0)
         if propagate_down[0]:
-            np.matmul(dy, self._weights().T, out=bottom[0].diff.reshape(x.shape))
+            parallel.matmul(dy, self._weights().T, bottom[0].diff.reshape(x.shape))

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import numpy as np
+
+from ..ops import parallel
 from ..ops.pool import Pool2D, PoolGeometry
 from ..proto import pb
 from .base import Blobs, Layer
 from .registry import register
 
 Method = pb.PoolingParameter.PoolMethod
+MIN_SPLIT_ELEMENTS = 1 << 16  # smaller inputs are pooled in one piece: a hand-over to a thread costs ~20 us
 
 
 @register("Pooling")
@@ -43,12 +47,15 @@ class Pooling(Layer):
             raise self.error(f"pad {self.pad} must be smaller than the kernel {self.kernel}")
         self.ceil = self._ceil()
         self.op: Pool2D | None = None
+        self.ops: list[Pool2D] = []  # self.op, then one more per further thread
+        self.split: list[slice] = []  # the batch slices of the last forward, one per op
 
     def reshape(self, bottom: Blobs, top: Blobs) -> None:
         n, c, h, w = bottom[0].shape
         geometry = PoolGeometry(self.kernel or (h, w), self.stride, self.pad, self.ceil)
         if self.op is None or self.op.geometry != geometry:
             self.op = Pool2D(geometry)
+            self.ops = [self.op]
         oh, ow = geometry.output_size(h, w)
         if oh < 1 or ow < 1:
             raise self.error(f"input {h}x{w} is smaller than the {geometry.kernel} kernel (pad {self.pad})")
@@ -56,27 +63,33 @@ class Pooling(Layer):
             t.reshape((n, c, oh, ow))
 
     def forward(self, bottom: Blobs, top: Blobs) -> None:
+        """MAX and AVE: the batch in slices over the threads of ops.parallel, a kernel object (with its own
+        argmax) per slice; STOCHASTIC in one piece, its random draws in Caffe's order."""
         x, y = bottom[0].data, top[0].data
         method = self.param.pooling_param.pool
-        if method == Method.MAX:
-            self.op.max_forward(x, y)
-            if len(top) > 1:
-                top[1].data = self.op.mask(x.shape[3])
-        elif method == Method.AVE:
-            self.op.ave_forward(x, y)
-        else:
+        if method == Method.STOCHASTIC:
+            self.split = [slice(0, x.shape[0])]
             self.op.stochastic_forward(x, y, self.ctx.rng if self.ctx.training else None)
+            return
+        per_image = max(x[0].size, 1)
+        self.split = parallel.parts(x.shape[0], parallel.threads(), minimum=-(-MIN_SPLIT_ELEMENTS // per_image))
+        while len(self.ops) < len(self.split):
+            self.ops.append(Pool2D(self.op.geometry))
+        name, split = ("max_forward" if method == Method.MAX else "ave_forward"), self.split
+        parallel.run(lambda k: getattr(self.ops[k], name)(x[split[k]], y[split[k]]), len(split))
+        if method == Method.MAX and len(top) > 1:
+            masks = [self.ops[k].mask(x.shape[3]) for k in range(len(self.split))]
+            top[1].data = masks[0] if len(masks) == 1 else np.concatenate(masks)
 
     def backward(self, top: Blobs, propagate_down: list[bool], bottom: Blobs) -> None:
         if not propagate_down[0]:
             return
         method = self.param.pooling_param.pool
-        if method == Method.AVE:
-            self.op.ave_backward(top[0].diff, bottom[0].diff)
-        elif method == Method.MAX or self.ctx.training:
-            self.op.max_backward(top[0].diff, bottom[0].diff)
-        else:
+        if method == Method.STOCHASTIC and not self.ctx.training:
             raise self.error("STOCHASTIC pooling has no gradient in the TEST phase (it samples in TRAIN)")
+        name = "ave_backward" if method == Method.AVE else "max_backward"
+        dy, dx, split = top[0].diff, bottom[0].diff, self.split
+        parallel.run(lambda k: getattr(self.ops[k], name)(dy[split[k]], dx[split[k]]), len(split))
 
     def _pair(self, single: str, name_h: str, name_w: str, default: int | None) -> tuple[int, int]:
         """Caffe's rule: `single`, or both `name_h` and `name_w`, never a mix."""

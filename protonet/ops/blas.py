@@ -19,15 +19,17 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
 PREFIXES = ("scipy_openblas_", "openblas_")
 SUFFIXES = ("64_", "")
 
 
+@cache
 def _openblas(name: str) -> Callable | None:
     """OpenBLAS's C function `name` (get_num_threads, set_num_threads) in the copy numpy loaded, or None
-    (not Linux, or numpy built on another BLAS)."""
+    (not Linux, or numpy built on another BLAS). Looked up once: numpy's libraries stay loaded."""
     try:
         maps = Path("/proc/self/maps").read_text()
     except OSError:

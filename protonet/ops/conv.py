@@ -32,6 +32,7 @@ from ..blob import check_shape
 
 Pair = tuple[int, int]
 COL_BYTES = 4 << 20
+MIN_SPLIT_BYTES = 256 << 10
 
 
 @dataclass(frozen=True)
@@ -72,17 +73,18 @@ class Conv2D:
         self.buffers = Buffers()
         self._transposed: Conv2D | None = None  # the convolution input_grad runs, made when first used
 
-    def batch_chunks(self, x: np.ndarray) -> list[slice]:
+    def batch_chunks(self, x: np.ndarray, threads: int = 1) -> list[slice]:
         """The batch of image-side array x (N, C, H, W) in as few parts as keep each part's col within about
-        COL_BYTES, all of one size but the last; one part when the whole col is at most twice that (LeNet's
-        conv2 at batch 64, 8 MB: keeping col beats making it again in two parts)."""
+        COL_BYTES, a multiple of `threads` of them where the batch allows, all of one size but the last.
+        One part per thread when the whole col is at most twice COL_BYTES (LeNet's conv2 at batch 64,
+        8 MB: keeping col for backward beats making it again in two parts)."""
         (n, c, h, w), (kh, kw) = x.shape, self.geometry.kernel
         oh, ow = self._output_size(h, w)
         per_image = oh * ow * c * kh * kw * x.itemsize
-        if n * per_image <= 2 * COL_BYTES:  # one part: its col is kept for backward, not made again
-            return [slice(0, n)]
-        size = max(1, COL_BYTES // per_image)
-        size = -(-n // -(-n // size))  # the fewest parts, then the smallest size that makes them
+        count = 1 if n * per_image <= 2 * COL_BYTES else -(-n // max(1, COL_BYTES // per_image))
+        if n * per_image >= MIN_SPLIT_BYTES:  # smaller batches run whole: a hand-over costs some 20 us
+            count = min(n, -(-count // threads) * threads)
+        size = -(-n // count)
         return [slice(start, min(start + size, n)) for start in range(0, n, size)]
 
     # -- forward: y = W * x + b --------------------------------------------------------------------
