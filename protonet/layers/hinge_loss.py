@@ -6,12 +6,12 @@ import numpy as np
 
 from ..proto import pb
 from .base import Blobs
-from .loss import LossLayer, check_labels
+from .loss import ItemLossLayer, check_labels
 from .registry import register
 
 
 @register("HingeLoss")
-class HingeLoss(LossLayer):
+class HingeLoss(ItemLossLayer):
     """One-vs-all hinge, L = sum_n sum_k max(0, 1 - d_nk x_nk)^p / N with d = +1 for the label, -1 otherwise.
 
     p = 1 (norm L1) or 2 (L2); scores are (N, K) (the axes after the first are flattened), labels N.
@@ -20,13 +20,6 @@ class HingeLoss(LossLayer):
 
     def setup(self, bottom: Blobs, top: Blobs) -> None:
         self.squared = self.param.hinge_loss_param.norm == pb.HingeLossParameter.L2
-
-    def reshape(self, bottom: Blobs, top: Blobs) -> None:
-        super().reshape(bottom, top)
-        self.num = bottom[0].shape[0]
-        self.classes = bottom[0].count // max(self.num, 1)
-        if bottom[1].count != self.num:
-            raise self.error(f"{bottom[1].count} labels for {self.num} items", hint="one label per item")
 
     def forward(self, bottom: Blobs, top: Blobs) -> None:
         x = bottom[0].data.reshape(self.num, self.classes)

@@ -66,6 +66,17 @@ class LossLayer(Layer):
                              hint=f"set propagate_down: [{flags}]")
 
 
+class ItemLossLayer(LossLayer):
+    """A loss over (N, K) scores, flattened from axis 1, with one integer label per item."""
+
+    def reshape(self, bottom: Blobs, top: Blobs) -> None:
+        super().reshape(bottom, top)
+        self.num = bottom[0].shape[0]
+        self.classes = bottom[0].count // max(self.num, 1)
+        if bottom[1].count != self.num:
+            raise self.error(f"{bottom[1].count} labels for {self.num} items", hint="one label per item")
+
+
 def class_dims(layer: Layer, bottom: Blobs, axis: int) -> tuple[int, int, int]:
     """(outer, classes, inner) of the scores bottom[0], classes on `axis`; bottom[1] must hold outer * inner
     labels."""

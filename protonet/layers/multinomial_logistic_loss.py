@@ -5,20 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from .base import Blobs
-from .loss import LOG_THRESHOLD, LossLayer, check_labels
+from .loss import LOG_THRESHOLD, ItemLossLayer, check_labels
 from .registry import register
 
 
 @register("MultinomialLogisticLoss")
-class MultinomialLogisticLoss(LossLayer):
+class MultinomialLogisticLoss(ItemLossLayer):
     """L = -sum_n log(max(p[n, label_n], 1e-20)) / N for probabilities p (N, K); dp[n, label] = -w / (N p)."""
-
-    def reshape(self, bottom: Blobs, top: Blobs) -> None:
-        super().reshape(bottom, top)
-        self.num = bottom[0].shape[0]
-        self.classes = bottom[0].count // max(self.num, 1)
-        if bottom[1].count != self.num:
-            raise self.error(f"{bottom[1].count} labels for {self.num} items", hint="one label per item")
 
     def forward(self, bottom: Blobs, top: Blobs) -> None:
         p = bottom[0].data.reshape(self.num, self.classes)
