@@ -68,8 +68,13 @@ def test_test_iter_must_match_the_test_nets(tmp_path: Path) -> None:
     body = BASE.replace("net:", "train_net:") + 'test_net: "net.prototxt" ' * 2 + "test_iter: 3 "
     with pytest.raises(ConfigError, match="test_iter has 1 values for 2 test nets"):
         Solver(write_solver(tmp_path, body + "test_interval: 5"))
-    with pytest.raises(ConfigError, match="test_iter is set but test_interval is not"):
-        Solver(write_solver(tmp_path, BASE + "test_iter: 3"))
+
+
+
+def test_test_iter_without_test_interval_only_notes_it(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """As in Caffe, test_interval 0 means no periodic testing; protonet says so."""
+    Solver(write_solver(tmp_path, BASE + "test_iter: 3"))
+    assert "test_iter is set but test_interval is not" in caplog.text
 
 
 def test_bad_overrides(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from .nesterov import Nesterov
 from .rmsprop import RMSProp
 from .rule import UpdateRule
 from .sgd import SGD
+
+log = logging.getLogger("protonet")
 
 RULES: dict[str, type[UpdateRule]] = {
     cls.type: cls for cls in (SGD, Nesterov, AdaGrad, RMSProp, AdaDelta, Adam)}
@@ -93,9 +96,9 @@ def _validate_tests(param: pb.SolverParameter, fail: Callable[..., ConfigError])
     if param.test_state and len(param.test_state) != count:
         raise fail(f"test_state has {len(param.test_state)} entries for {count} test nets",
                    hint="give none, or one per test net")
-    if count and param.test_interval <= 0:
-        raise fail("test_iter is set but test_interval is not",
-                   hint="set test_interval (iterations between tests), or remove test_iter to skip testing")
+    if count and param.test_interval <= 0:  # Caffe then never tests during training
+        log.warning("Note: test_iter is set but test_interval is not: the test nets run only when asked "
+                    "(solver.test_all())")
     for k, value in enumerate(param.test_iter):
         if value <= 0:
             raise fail(f"test_iter #{k} must be > 0, found {value}")
