@@ -22,13 +22,11 @@ PHASE = click.Choice(["TRAIN", "TEST"], case_sensitive=False)
 @click.option("--max-elements", type=int, default=None, metavar="N",
               help="Largest array (elements) a config or weights file may declare [default: 2^31].")
 @click.version_option(package_name="protonet")
-@click.pass_context
-def cli(ctx: click.Context, verbose: bool, allow_python_layers: bool, max_elements: int | None) -> None:
+def cli(verbose: bool, allow_python_layers: bool, max_elements: int | None) -> None:
     """Caffe-style deep learning from config files."""
     from .blob import LIMIT_VARIABLE
     from .layers.python import allow_python_layers as allow
 
-    ctx.obj = {"verbose": verbose}
     allow(allow_python_layers)
     if max_elements is not None:
         os.environ[LIMIT_VARIABLE] = str(max_elements)
