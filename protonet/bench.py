@@ -406,7 +406,7 @@ def torch_step(workload: Workload, threads: int, channels_last: bool):
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
     if not workload.train:
-        model.eval()
+        model.train(False)  # inference mode
 
         def infer() -> None:
             with torch.inference_mode():
@@ -443,7 +443,7 @@ def torch_training_run(iterations: int, threads: int) -> Result:
     loss_fn = torch.nn.CrossEntropyLoss()
 
     def run_test() -> None:
-        model.eval()
+        model.train(False)  # inference mode
         with torch.no_grad():
             for k in range(100):
                 batch = slice(k * 100 % len(test_images), k * 100 % len(test_images) + 100)
