@@ -31,6 +31,7 @@ from .weights import (
     array_to_blobproto,
     blobproto_to_array,
     check_npy_header,
+    read_file_bytes,
     read_npz_arrays,
     read_weights,
     weights_to_npz_bytes,
@@ -266,10 +267,9 @@ def _scalar(array: np.ndarray, kinds: str, key: str, path: str) -> int | str:
 
 
 def _parse_bytes(path: str, message: Message, kind: str) -> Message:
+    data = read_file_bytes(path, "file")
     try:
-        message.ParseFromString(Path(path).read_bytes())
-    except FileNotFoundError:
-        raise WeightsError("file not found", file=path) from None
+        message.ParseFromString(data)
     except (DecodeError, ValueError, RuntimeError) as exc:
         raise WeightsError(f"not a valid {kind} ({exc})", file=path, hint=CORRUPT) from None
     return message

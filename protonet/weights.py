@@ -72,15 +72,20 @@ def parse_netparameter(data: bytes, path: str) -> pb.NetParameter:
     return net
 
 
+def read_file_bytes(path: str, noun: str) -> bytes:
+    """The bytes of a weights-like file; a WeightsError naming `noun` when it is missing or unreadable."""
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise WeightsError(f"{noun} not found", file=path) from None
+    except OSError as exc:
+        raise WeightsError(f"cannot read {noun}: {exc.strerror or exc}", file=path) from None
+
+
 def read_weights(path: str | Path) -> LayerWeights:
     """Layer name -> parameter arrays, from a .caffemodel, .npz or .caffemodel.h5 (by content, not extension)."""
     path = str(path)
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise WeightsError("weights file not found", file=path) from None
-    except OSError as exc:
-        raise WeightsError(f"cannot read weights: {exc.strerror}", file=path) from None
+    data = read_file_bytes(path, "weights file")
     if data[:4] == b"PK\x03\x04":
         return _read_npz(path)
     if data[:8] == b"\x89HDF\r\n\x1a\n":

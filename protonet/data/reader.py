@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -77,7 +78,8 @@ def shuffled(num_records: int) -> Order:
 
 
 class ReadsRecords:
-    """Mixin for data layers with a `reader`: the read position the solver and `protonet test` use."""
+    """Mixin for data layers (before Layer in the bases) with a `reader`: the read position the solver
+    and `protonet test` use."""
 
     reader: RecordReader
 
@@ -88,6 +90,13 @@ class ReadsRecords:
     @property
     def batch_size(self) -> int:
         return self.reader.batch_size
+
+    def check_source(self, field: str, param: Any, hint: str) -> None:
+        """A ConfigError (naming the layer) unless `param` has a positive batch_size and a source."""
+        if param.batch_size <= 0:
+            raise self.error(f"{field}.batch_size must be positive, found {param.batch_size}")
+        if not param.source:
+            raise self.error(f"{field}.source is empty", hint=hint)
 
     def cursor(self) -> tuple[int, int]:
         """(position within the epoch, epoch) of the next record to read."""

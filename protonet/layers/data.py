@@ -44,11 +44,7 @@ class Data(ReadsRecords, Layer):
 
     def setup(self, bottom: Blobs, top: Blobs) -> None:
         p = self.param.data_param
-        if p.batch_size <= 0:
-            raise self.error(f"data_param.batch_size must be positive, found {p.batch_size}")
-        if not p.source:
-            raise self.error("data_param.source is empty", hint="give a file, or a dataset such as "
-                                                                "'fashion-mnist:train'")
+        self.check_source("data_param", p, "give a file, or a dataset such as 'fashion-mnist:train'")
         self.records = open_source(p.source, base_dir=self.ctx.base_dir, label_source=p.label_source,
                                    with_labels=len(top) > 1)
         if len(top) > 1 and self.records.labels is None:

@@ -33,10 +33,7 @@ class HDF5Data(ReadsRecords, Layer):
 
     def setup(self, bottom: Blobs, top: Blobs) -> None:
         p = self.param.hdf5_data_param
-        if p.batch_size <= 0:
-            raise self.error(f"hdf5_data_param.batch_size must be positive, found {p.batch_size}")
-        if not p.source:
-            raise self.error("hdf5_data_param.source is empty", hint="give a text file listing .h5 files")
+        self.check_source("hdf5_data_param", p, "give a text file listing .h5 files")
         if self.param.HasField("transform_param"):
             raise self.error("HDF5Data does not transform its data (as in Caffe)",
                              hint="remove transform_param; store the data ready to use")

@@ -42,11 +42,7 @@ class ImageData(ReadsRecords, Layer):
 
     def setup(self, bottom: Blobs, top: Blobs) -> None:
         p = self.param.image_data_param
-        if p.batch_size <= 0:
-            raise self.error(f"image_data_param.batch_size must be positive, found {p.batch_size}")
-        if not p.source:
-            raise self.error("image_data_param.source is empty",
-                             hint="give a text file of 'path label' lines")
+        self.check_source("image_data_param", p, "give a text file of 'path label' lines")
         if (p.new_height > 0) != (p.new_width > 0):
             raise self.error(f"new_height {p.new_height} and new_width {p.new_width} must be set together",
                              hint="give both to resize, or neither")

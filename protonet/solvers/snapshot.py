@@ -16,6 +16,7 @@ from google.protobuf.message import DecodeError
 from ..errors import StorageError, WeightsError
 from ..io import replace_atomically, write_error
 from ..proto import pb
+from ..weights import read_file_bytes
 
 WEIGHT_SUFFIXES = (".caffemodel", ".caffemodel.h5", ".npz", ".h5")
 
@@ -91,12 +92,7 @@ def read_state(path: str | Path) -> pb.SolverState:
     if path.endswith(".h5"):
         raise WeightsError("HDF5 solver states are not supported", file=path,
                            hint="resume from a binary .solverstate (snapshot_format: BINARYPROTO)")
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise WeightsError("solver state file not found", file=path) from None
-    except OSError as exc:
-        raise WeightsError(f"cannot read solver state: {exc.strerror or exc}", file=path) from None
+    data = read_file_bytes(path, "solver state file")
     if path.endswith(WEIGHT_SUFFIXES) or data[:4] == b"PK\x03\x04" or _is_net(data):
         raise WeightsError("this is a weights file, not a solver state", file=path,
                            hint="to start from these weights use --weights instead; --snapshot takes the "
