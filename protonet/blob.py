@@ -42,13 +42,34 @@ def check_shape(shape: tuple[int, ...], what: str = "blob", error: type[Protonet
     return shape
 
 
+def zeros(shape: tuple[int, ...], dtype: np.dtype, channels_last: bool = False) -> np.ndarray:
+    """A zero array of `shape`; a 4-D one channels-last in memory when asked: shape (N, C, H, W), laid out
+    as (N, H, W, C) (strides (HWC, 1, WC, C)), as PyTorch's channels_last."""
+    if channels_last and len(shape) == 4:
+        n, c, h, w = shape
+        return np.zeros((n, h, w, c), dtype).transpose(0, 3, 1, 2)
+    return np.zeros(shape, dtype)
+
+
+def is_channels_last(array: np.ndarray) -> bool:
+    """Whether a 4-D array is laid out (N, H, W, C) in memory, as `zeros(..., channels_last=True)` makes
+    them (or a batch slice of one); C-contiguous arrays are not, unless C is 1."""
+    return array.ndim == 4 and array.strides[1] == array.itemsize and array.shape[1] > 1
+
+
 class Blob:
-    """Data and gradient arrays of one shape; `reshape` reallocates only when the shape changes."""
+    """Data and gradient arrays of one shape; `reshape` reallocates only when the shape changes.
+
+    The shape is always Caffe's; with `channels_last` (set by the Net on activations that only
+    convolution, pooling and ReLU layers touch) a 4-D blob's arrays are laid out (N, H, W, C) in memory.
+    """
 
     def __init__(self, shape: tuple[int, ...] = (), dtype: np.dtype | type = np.float32) -> None:
         self.dtype = np.dtype(dtype)
+        self.channels_last = False
         self._data = np.zeros(check_shape(shape), self.dtype)
         self._diff: np.ndarray | None = None
+        self._diff_cleared = False  # diff reads as zeros; zeroed on its next use (see clear_diff)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -76,7 +97,22 @@ class Blob:
     @property
     def diff(self) -> np.ndarray:
         if self._diff is None or self._diff.shape != self.shape:
-            self._diff = np.zeros(self.shape, self.dtype)
+            self._diff = np.zeros_like(self._data)  # in the data's memory layout
+        elif self._diff_cleared:
+            self._diff.fill(0)
+        self._diff_cleared = False
+        return self._diff
+
+    def clear_diff(self) -> None:
+        """Make diff zero: at its next read, or never when `cleared_diff` hands it out to be overwritten."""
+        self._diff_cleared = True
+
+    def cleared_diff(self) -> np.ndarray | None:
+        """The diff array, to be overwritten whole, when it was cleared and not used since (a gradient
+        then goes straight into it, instead of being added to zeros); else None: add to `diff`."""
+        if not self._diff_cleared or self._diff is None or self._diff.shape != self.shape:
+            return None
+        self._diff_cleared = False
         return self._diff
 
     @diff.setter
@@ -91,16 +127,17 @@ class Blob:
             return
         shape = check_shape(shape)
         if shape != self.shape:
-            self._data = np.zeros(shape, self.dtype)
+            self._data = zeros(shape, self.dtype, self.channels_last)
             self._diff = None
+
+    def use_channels_last(self) -> None:
+        """Lay the arrays out channels-last from now on (contents are not kept)."""
+        self.channels_last = True
+        self._data = zeros(self.shape, self.dtype, True)
+        self._diff = None
 
     def reshape_like(self, other: Blob) -> None:
         self.reshape(other.shape)
-
-    def share_data(self, other: Blob) -> None:
-        """Use `other`'s arrays (shared parameters, test nets sharing train weights)."""
-        self._data = other._data
-        self._diff = other.diff
 
     def axis(self, index: int) -> int:
         """Canonical (non-negative) index of axis `index`, which may count from the end."""

@@ -29,11 +29,16 @@ def make_layer(config: str | pb.LayerParameter, *, phase: int = pb.TRAIN, dtype:
     return layer_class(param.type, param.name)(param, ctx)
 
 
-def run_layer(layer: Layer, inputs: Sequence[np.ndarray], num_tops: int = 1, *,
-              in_place: bool = False) -> tuple[list[Blob], list[Blob]]:
-    """Set up `layer` on copies of `inputs`, run forward, return (bottom, top) blobs."""
-    bottom = [_blob(x, layer.ctx.dtype) for x in inputs]
+def run_layer(layer: Layer, inputs: Sequence[np.ndarray], num_tops: int = 1, *, in_place: bool = False,
+              channels_last: bool | tuple[bool, bool] = False) -> tuple[list[Blob], list[Blob]]:
+    """Set up `layer` on copies of `inputs`, run forward, return (bottom, top) blobs. `channels_last` (for
+    all, or (for bottoms, for tops)) lays 4-D blobs out channels-last, for layers that support it."""
+    bottom_cl, top_cl = channels_last if isinstance(channels_last, tuple) else (channels_last, channels_last)
+    bottom = [_blob(x, layer.ctx.dtype, bottom_cl) for x in inputs]
     top = [bottom[0]] if in_place else [Blob((), layer.ctx.dtype) for _ in range(num_tops)]
+    if not in_place:
+        for t in top:
+            t.channels_last = top_cl  # taken up when the layer gives the top its shape
     layer.setup(bottom, top)
     layer.reshape(bottom, top)
     layer.forward(bottom, top)
@@ -43,12 +48,14 @@ def run_layer(layer: Layer, inputs: Sequence[np.ndarray], num_tops: int = 1, *,
 def check_gradient(config: str | pb.LayerParameter | Layer, inputs: Sequence[np.ndarray], *,
                    num_tops: int = 1, check_bottoms: Sequence[int] | None = None, check_params: bool = True,
                    in_place: bool = False, step: float = 1e-3, threshold: float = 1e-3,
-                   phase: int = pb.TRAIN, seed: int = 1701) -> None:
-    """Assert the analytic gradients of a layer match central differences (float64)."""
+                   phase: int = pb.TRAIN, seed: int = 1701,
+                   channels_last: bool | tuple[bool, bool] = False) -> None:
+    """Assert the analytic gradients of a layer match central differences (float64); `channels_last` as
+    in run_layer."""
     layer = config if isinstance(config, Layer) else make_layer(config, phase=phase, seed=seed)
     check_bottoms = list(range(len(inputs))) if check_bottoms is None else list(check_bottoms)
     originals = [np.array(x, dtype=layer.ctx.dtype) for x in inputs]
-    bottom, top = run_layer(layer, originals, num_tops, in_place=in_place)
+    bottom, top = run_layer(layer, originals, num_tops, in_place=in_place, channels_last=channels_last)
     weights = [np.random.default_rng(seed + k).uniform(-1, 1, t.shape) for k, t in enumerate(top)]
     rng_state = layer.ctx.rng.bit_generator.state
 
@@ -92,8 +99,10 @@ def check_gradient(config: str | pb.LayerParameter | Layer, inputs: Sequence[np.
                 f"vs numeric {numeric:.6g}")
 
 
-def _blob(x: np.ndarray, dtype: np.dtype) -> Blob:
+def _blob(x: np.ndarray, dtype: np.dtype, channels_last: bool = False) -> Blob:
     x = np.asarray(x)
     blob = Blob(x.shape, dtype)
+    if channels_last:
+        blob.use_channels_last()
     blob.data = x
     return blob

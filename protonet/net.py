@@ -130,12 +130,17 @@ class Net:
 
     The pycaffe-like surface: `blobs`, `params`, `layers`, `inputs`, `outputs`, `forward`,
     `backward`, `reshape`, `copy_from`, `save`.
+
+    With `channels_last` (the default), activations that only convolution, pooling and ReLU layers
+    produce and read are laid out (N, H, W, C) in memory, so that those kernels read and write them
+    without transposing; every blob keeps Caffe's (N, C, H, W) shape, and inputs and outputs keep
+    Caffe's memory order too.
     """
 
     def __init__(self, model: str | Path | pb.NetParameter, weights: str | Path | None = None,
                  phase: str | int = "TEST", stages: tuple[str, ...] | list[str] = (), level: int = 0,
                  *, dtype: type | np.dtype = np.float32, seed: int | None = None,
-                 base_dir: str | Path | None = None) -> None:
+                 base_dir: str | Path | None = None, channels_last: bool = True) -> None:
         from .config import load_net
         from .upgrade import upgrade_net
 
@@ -155,6 +160,8 @@ class Net:
         # observer("forward" | "backward", layer index) runs after each layer: debug_info, fault finding.
         self.observer: Callable[[str, int], None] | None = None
         self._build()
+        if channels_last:
+            self._lay_out_channels_last()
         if weights:
             self.copy_from(weights)
 
@@ -221,6 +228,19 @@ class Net:
         self.bottom_names.append(list(lp.bottom))
         self.top_names.append(list(lp.top))
         self.loss_weights.append(weights)
+
+    def _lay_out_channels_last(self) -> None:
+        """Make channels-last each 4-D blob, other than an output, whose producer and readers all support it."""
+        layers: dict[str, list[Layer]] = {}  # blob name -> its producer, then its readers
+        for layer, bottoms, tops in zip(self.layers, self.bottom_names, self.top_names, strict=True):
+            for name in tops:
+                layers.setdefault(name, [layer])
+            for name in bottoms:
+                layers[name].append(layer)
+        for name, blob in self.blobs.items():
+            if blob.num_axes == 4 and name not in self.outputs and len(layers[name]) > 1 and \
+                    all(layer.supports_channels_last() for layer in layers[name]):
+                blob.use_channels_last()
 
     def _check_tops(self, layer: Layer, top: list[Blob]) -> None:
         for name, blob in zip(layer.param.top, top):
@@ -297,6 +317,8 @@ class Net:
                 self.layer_needs_backward[i] = True
                 self.bottom_needs_backward[i] = [
                     need or layer.allow_force_backward(j) for j, need in enumerate(self.bottom_needs_backward[i])]
+        for i, layer in enumerate(self.layers):
+            layer.bottom_grads_needed = self.layer_needs_backward[i] and any(self.bottom_needs_backward[i])
 
     # -- running ----------------------------------------------------------------------------
 
@@ -366,7 +388,7 @@ class Net:
 
     def clear_param_diffs(self) -> None:
         for p in self.learnable:
-            p.blob.diff.fill(0)
+            p.blob.clear_diff()
 
     # -- parameters -------------------------------------------------------------------------
 

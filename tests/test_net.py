@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from protonet import Net, config
+from protonet.blob import Blob, is_channels_last
 from protonet.errors import ConfigError, WeightsError
 from protonet.net import filter_net, insert_splits, state_meets_rule
 from protonet.proto import pb
@@ -106,6 +107,94 @@ def test_backward_planning_and_propagate_down():
                        phase="TRAIN")
     i = [layer.name for layer in stopped.layers].index("ip2")
     assert stopped.bottom_needs_backward[i] == [False]
+
+
+POOLED = """
+layer { name: "data" type: "Input" top: "data" top: "label"
+        input_param { shape { dim: 2 dim: 1 dim: 4 dim: 4 } shape { dim: 2 } } }
+layer { name: "scale" type: "Convolution" bottom: "data" top: "scaled"
+        convolution_param { num_output: 1 kernel_size: 1 weight_filler { type: "constant" value: 1 } } }
+layer { name: "pool" type: "Pooling" bottom: "scaled" top: "pool" pooling_param { kernel_size: 2 stride: 2 } }
+layer { name: "ip" type: "InnerProduct" bottom: "pool" top: "ip"
+        inner_product_param { num_output: 3 weight_filler { type: "xavier" } } }
+LOSS
+"""
+
+
+@pytest.mark.parametrize("loss, force, needed", [
+    ('layer { name: "loss" type: "SoftmaxWithLoss" bottom: "ip" bottom: "label" top: "loss" }', "", True),
+    ("", "", False),  # an inference net: pooling need not keep its argmax
+    ("", "force_backward: true", True),
+])
+def test_layers_know_whether_their_bottom_gradients_are_needed(loss, force, needed):
+    net = net_from(force + POOLED.replace("LOSS", loss))
+    pool = net.layer_dict["pool"]
+    assert pool.bottom_grads_needed == needed
+    assert not net.layer_dict["data"].bottom_grads_needed
+    net.forward(data=np.arange(32.0).reshape(2, 1, 4, 4))
+    assert (pool.op.argmax is not None) == needed
+    np.testing.assert_array_equal(net.blobs["pool"].data[0, 0], [[5, 7], [13, 15]])
+
+
+def test_a_cleared_diff_reads_as_zeros_or_is_handed_out_to_be_overwritten():
+    blob = Blob((2, 3))
+    blob.diff[...] = 5
+    blob.clear_diff()
+    handed = blob.cleared_diff()
+    assert handed is blob.diff and blob.cleared_diff() is None  # handed out once; then it is in use
+    blob.clear_diff()
+    np.testing.assert_array_equal(blob.diff, 0)  # read first: zeroed, and no longer to be overwritten
+    assert blob.cleared_diff() is None
+
+
+def test_param_gradients_accumulate_between_clears():
+    net = net_from(MLP, phase="TRAIN")
+    net.blobs["data"].data = np.linspace(-1, 1, 24).reshape(4, 6)
+    net.blobs["label"].data = [0, 1, 2, 1]
+    net.clear_param_diffs()
+    net.forward_backward()
+    once = [lp.blob.diff.copy() for lp in net.learnable]
+    net.forward_backward()
+    for lp, grad in zip(net.learnable, once, strict=True):
+        np.testing.assert_allclose(lp.blob.diff, 2 * grad, rtol=1e-6)
+    net.clear_param_diffs()
+    net.forward_backward()
+    for lp, grad in zip(net.learnable, once, strict=True):
+        np.testing.assert_array_equal(lp.blob.diff, grad)
+
+
+CONVNET = """
+layer { name: "data" type: "Input" top: "data" top: "label"
+        input_param { shape { dim: 3 dim: 2 dim: 9 dim: 9 } shape { dim: 3 } } }
+layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1"
+        convolution_param { num_output: 4 kernel_size: 3 pad: 1 weight_filler { type: "xavier" } } }
+layer { name: "relu1" type: "ReLU" bottom: "conv1" top: "conv1" }
+layer { name: "pool1" type: "Pooling" bottom: "conv1" top: "pool1" pooling_param { kernel_size: 3 stride: 2 } }
+layer { name: "conv2" type: "Convolution" bottom: "pool1" top: "conv2"
+        convolution_param { num_output: 5 kernel_size: 2 weight_filler { type: "xavier" } } }
+layer { name: "pool2" type: "Pooling" bottom: "conv2" top: "pool2" pooling_param { pool: AVE kernel_size: 2 } }
+layer { name: "ip" type: "InnerProduct" bottom: "pool2" top: "ip"
+        inner_product_param { num_output: 3 weight_filler { type: "xavier" } } }
+layer { name: "loss" type: "SoftmaxWithLoss" bottom: "ip" bottom: "label" top: "loss" }
+"""
+
+
+def test_activations_between_conv_pool_and_relu_layers_are_channels_last_with_the_same_results(rng):
+    nets = [net_from(CONVNET, phase="TRAIN", seed=5, channels_last=cl) for cl in (False, True)]
+    laid_out = {name for name, blob in nets[1].blobs.items() if blob.channels_last and is_channels_last(blob.data)}
+    assert laid_out == {"conv1", "pool1", "conv2"}  # not the input, nor pool2 (the inner product reads it)
+    assert all(blob.data.flags.c_contiguous for blob in nets[0].blobs.values())
+    x = rng.standard_normal((3, 2, 9, 9))
+    for net in nets:
+        net.blobs["data"].data = x
+        net.blobs["label"].data = [0, 2, 1]
+        net.clear_param_diffs()
+        net.forward_backward()
+    for name, blob in nets[0].blobs.items():
+        np.testing.assert_allclose(nets[1].blobs[name].data, blob.data, rtol=1e-5, atol=1e-6, err_msg=name)
+        np.testing.assert_allclose(nets[1].blobs[name].diff, blob.diff, rtol=1e-5, atol=1e-6, err_msg=name)
+    for mine, theirs in zip(nets[1].learnable, nets[0].learnable, strict=True):
+        np.testing.assert_allclose(mine.blob.diff, theirs.blob.diff, rtol=1e-5, atol=1e-6)
 
 
 def test_shared_parameters_are_one_blob():

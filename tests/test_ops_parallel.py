@@ -8,6 +8,10 @@ import pytest
 from protonet.gradcheck import make_layer, run_layer
 from protonet.layers import pooling
 from protonet.ops import blas, conv, parallel
+from protonet.solvers import base as solver_base
+
+from .test_solver_helpers import linear_net, make_solver, weights
+from .test_solver_rules import RULE_FIELDS
 
 FILLERS = 'weight_filler { type: "gaussian" std: 0.5 } bias_filler { type: "gaussian" std: 0.5 }'
 
@@ -106,3 +110,19 @@ def test_fresh_blobs_get_their_gradients_made_before_the_threads_start(rng, spli
     for _ in range(10):  # fresh layers and blobs each time
         for found, want in zip(forward_backward(config, x), expected, strict=True):
             np.testing.assert_allclose(found, want, atol=1e-12)
+
+
+@pytest.mark.parametrize("rule", list(RULE_FIELDS))
+def test_the_update_in_parts_on_two_threads_is_the_one_thread_update(rule, monkeypatch, split_everything):
+    monkeypatch.setattr(solver_base, "MIN_SPLIT_ELEMENTS", 1)
+    fields = f'type: "{rule}" weight_decay: 0.01 {RULE_FIELDS[rule]}'
+    results = []
+    for threads in (1, 2):
+        parallel.set_threads(threads)
+        split_everything.clear()
+        solver = make_solver(linear_net(), fields, dtype=np.float32)
+        solver.step(3)
+        results.append(weights(solver) + solver.rule.state_arrays())
+    assert 2 in split_everything  # the (1, 3) weights went to two threads in two parts
+    for found, want in zip(results[1], results[0], strict=True):
+        np.testing.assert_array_equal(found, want)

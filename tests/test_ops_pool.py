@@ -104,6 +104,19 @@ def test_max_takes_the_first_maximum(geo, shape, rng):
     np.testing.assert_allclose(dx, scatter, atol=1e-12)
 
 
+@pytest.mark.parametrize("geo", [*GEOMETRIES, PoolGeometry((7, 7))])  # the last: global on (2, 3, 7, 7)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_max_without_argmax_is_the_same_maximum(geo, shape, rng):
+    x = rng.integers(-3, 3, shape).astype(np.float32)
+    if geo.kernel[0] > shape[2] or geo.kernel[1] > shape[3]:
+        pytest.skip("kernel larger than the input")
+    op = Pool2D(geo)
+    y = np.empty((*shape[:2], *geo.output_size(*shape[2:])), np.float32)
+    op.max_forward(x, y, with_argmax=False)
+    assert op.argmax is None  # nothing a backward could wrongly read
+    np.testing.assert_array_equal(y, naive_max(x, geo)[0])
+
+
 @pytest.mark.parametrize("geo", GEOMETRIES)
 @pytest.mark.parametrize("shape", SHAPES)
 def test_average_divisors_and_backward(geo, shape, rng):

@@ -43,6 +43,9 @@ class Layer:
     tops: ClassVar[tuple[int, int | None]] = (1, 1)
     is_loss: ClassVar[bool] = False  # loss layers weigh their first top 1 by default
     has_backward: ClassVar[bool] = True
+    # False when the net never sends this layer's gradients to its bottoms (an inference net): forward
+    # may then skip what only backward reads (pooling's argmax). Set by the Net; True standing alone.
+    bottom_grads_needed: bool = True
 
     def __init__(self, param: pb.LayerParameter, ctx: LayerContext | None = None) -> None:
         self.param = param
@@ -70,6 +73,11 @@ class Layer:
 
     def allow_force_backward(self, bottom_index: int) -> bool:
         return True
+
+    def supports_channels_last(self) -> bool:
+        """Whether forward and backward work on bottoms and tops of either memory layout, (N, C, H, W) or
+        channels-last (N, H, W, C), with the same results; the Net then may lay activations out channels-last."""
+        return False
 
     def make_param(self, shape: tuple[int, ...], filler: pb.FillerParameter | None) -> Blob:
         """A new learnable blob of `shape`, filled by `filler` (constant 0 when absent)."""

@@ -24,6 +24,9 @@ class Convolution(ConvolutionBase):
     def output_size(self, height: int, width: int) -> tuple[int, int]:
         return self.geometry.output_size(height, width)
 
+    def supports_channels_last(self) -> bool:
+        return True
+
     def forward(self, bottom: Blobs, top: Blobs) -> None:
         """Part by part of the batch (Conv2D.batch_chunks), the parts spread over the threads of
         ops.parallel, each with its own kernels; a thread's col is kept for backward when it had one part."""
@@ -69,7 +72,7 @@ class Convolution(ConvolutionBase):
             rows = op.rows(dy[part])
             op.weight_grad(op.im2col(x[part]) if kept[k] is None else kept[k], rows, weight_grad)
             if bias_grad is not None:
-                bias_grad += rows.sum(axis=2).reshape(-1)
+                op.bias_grad(rows, bias_grad)
             if dx is not None:
                 op.input_grad(dy[part], rows, self.blobs[0].data, dx[part])
 

@@ -51,14 +51,17 @@ class InnerProduct(Layer):
         x = bottom[0].data.reshape(-1, self.blobs[0].count // p.num_output)
         dy = top[0].diff.reshape(x.shape[0], -1)
         weights = self.blobs[0]
-        grad = getattr(self, "_weight_grad", None)  # dW accumulates: the product goes to a kept buffer first
-        if grad is None or grad.shape != weights.shape or grad.dtype != weights.dtype:
-            grad = self._weight_grad = np.empty_like(weights.data)
+        grad = weights.cleared_diff()  # dW accumulates: into a kept buffer first, unless the diff was cleared
+        if grad is None:
+            grad = getattr(self, "_weight_grad", None)
+            if grad is None or grad.shape != weights.shape or grad.dtype != weights.dtype:
+                grad = self._weight_grad = np.empty_like(weights.data)
         if p.transpose:
             parallel.matmul(x.T, dy, grad)
         else:
             parallel.matmul(dy.T, x, grad)
-        weights.diff += grad
+        if grad is not weights.diff:
+            weights.diff += grad
         if len(self.blobs) > 1:
             self.blobs[1].diff += dy.sum(axis=0)
         if propagate_down[0]:

@@ -50,6 +50,12 @@ class Pooling(Layer):
         self.ops: list[Pool2D] = []  # self.op, then one more per further thread
         self.split: list[slice] = []  # the batch slices of the last forward, one per op
 
+    def supports_channels_last(self) -> bool:
+        """MAX and AVE over windows (STOCHASTIC draws its numbers in Caffe's element order; global pooling
+        and the argmax top read the planes flat)."""
+        p = self.param.pooling_param
+        return p.pool in (Method.MAX, Method.AVE) and not p.global_pooling and len(self.param.top) < 2
+
     def reshape(self, bottom: Blobs, top: Blobs) -> None:
         n, c, h, w = bottom[0].shape
         geometry = PoolGeometry(self.kernel or (h, w), self.stride, self.pad, self.ceil)
@@ -75,8 +81,12 @@ class Pooling(Layer):
         self.split = parallel.parts(x.shape[0], parallel.threads(), minimum=-(-MIN_SPLIT_ELEMENTS // per_image))
         while len(self.ops) < len(self.split):
             self.ops.append(Pool2D(self.op.geometry))
-        name, split = ("max_forward" if method == Method.MAX else "ave_forward"), self.split
-        parallel.run(lambda k: getattr(self.ops[k], name)(x[split[k]], y[split[k]]), len(split))
+        split = self.split
+        if method == Method.MAX:
+            with_argmax = self.bottom_grads_needed or len(top) > 1
+            parallel.run(lambda k: self.ops[k].max_forward(x[split[k]], y[split[k]], with_argmax), len(split))
+        else:
+            parallel.run(lambda k: self.ops[k].ave_forward(x[split[k]], y[split[k]]), len(split))
         if method == Method.MAX and len(top) > 1:
             masks = [self.ops[k].mask(x.shape[3]) for k in range(len(self.split))]
             top[1].data = masks[0] if len(masks) == 1 else np.concatenate(masks)

@@ -23,6 +23,9 @@ class ReLU(NeuronLayer):
         else:
             np.maximum(x, 0, out=top[0].data)
 
+    def supports_channels_last(self) -> bool:
+        return True
+
     def backward(self, top: Blobs, propagate_down: list[bool], bottom: Blobs) -> None:
         if not propagate_down[0]:
             return

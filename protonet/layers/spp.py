@@ -69,7 +69,10 @@ class SPP(Layer):
         flat = top[0].data.reshape(len(top[0].data), -1)
         start = 0
         for op, y in zip(self.ops, self.outputs):
-            (op.max_forward if max_pool else op.ave_forward)(bottom[0].data, y)
+            if max_pool:
+                op.max_forward(bottom[0].data, y, self.bottom_grads_needed)
+            else:
+                op.ave_forward(bottom[0].data, y)
             flat[:, start:start + y[0].size] = y.reshape(len(y), -1)
             start += y[0].size
 

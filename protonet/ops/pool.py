@@ -19,7 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
+from ..blob import is_channels_last
 from .conv import Buffers, Pair
 
 FLT_MIN = float(np.finfo(np.float32).tiny)  # Caffe's guard in the stochastic test-time divisor
@@ -56,12 +58,24 @@ class Pool2D:
         self.buffers = Buffers()  # work arrays in the data's dtype (and flags, offsets)
         self.indices = Buffers()  # flat element indices (np.intp, as np.add.at's fast path wants)
         self.argmax: np.ndarray | None = None
+        self.channels_last = False  # the working memory layout: the input's (see _output, _gradient)
 
     # -- MAX ---------------------------------------------------------------------------------------
 
-    def max_forward(self, x: np.ndarray, y: np.ndarray) -> None:
-        """y = max over the window; argmax = the offset i*kw + j of its first maximum in row-major order."""
-        self.argmax = self.buffers.get("argmax", y.shape, np.min_scalar_type(self._kernel_count() - 1))
+    def max_forward(self, x: np.ndarray, y: np.ndarray, with_argmax: bool = True) -> None:
+        """y = max over the window; argmax = the offset i*kw + j of its first maximum in row-major order,
+        unless `with_argmax` is False (inference: no backward to feed; argmax is then None)."""
+        out = self._output(x, y)
+        if with_argmax:
+            self._max_with_argmax(x, out)
+        else:
+            self.argmax = None
+            self._max_only(x, out)
+        if out is not y:
+            np.copyto(y, out)
+
+    def _max_with_argmax(self, x: np.ndarray, y: np.ndarray) -> None:
+        self.argmax = self._buffer("argmax", y.shape, np.min_scalar_type(self._kernel_count() - 1))
         if self._is_global(x):
             flat = x.reshape(*x.shape[:2], -1)
             first = flat.argmax(axis=-1)[..., None]
@@ -73,10 +87,33 @@ class Pool2D:
             self._max_separable(source, y)
             return
         windows = self._windows(source, y.shape)  # each element in one window at most: offset by offset
-        np.copyto(y, windows[0])
-        for window in windows[1:]:
-            np.maximum(y, window, out=y)
+        self._maximum(windows, y)
         self._first_equal(windows, y)
+
+    def _max_only(self, x: np.ndarray, y: np.ndarray) -> None:
+        """y = max over the window, offset by offset (overlapping windows separably: rows, then columns)."""
+        if self._is_global(x):
+            np.max(x, axis=(2, 3), keepdims=True, out=y)
+            return
+        source = self._source(x, np.finfo(x.dtype).min)
+        (kh, kw), (sh, sw), (oh, ow) = self.geometry.kernel, self.geometry.stride, y.shape[2:]
+        if self._overlapping():
+            rows = (oh - 1) * sh + kh
+            row_max = self._buffer("row_max", (*y.shape[:2], rows, ow), y.dtype)
+            self._maximum([source[:, :, :rows, j:j + sw * (ow - 1) + 1:sw] for j in range(kw)], row_max)
+            self._maximum([row_max[:, :, i:i + sh * (oh - 1) + 1:sh] for i in range(kh)], y)
+        else:
+            self._maximum(self._windows(source, y.shape), y)
+
+    @staticmethod
+    def _maximum(candidates: list[np.ndarray], out: np.ndarray) -> None:
+        """out = the elementwise maximum of the candidates."""
+        if len(candidates) == 1:
+            np.copyto(out, candidates[0])
+            return
+        np.maximum(candidates[0], candidates[1], out=out)
+        for candidate in candidates[2:]:
+            np.maximum(out, candidate, out=out)
 
     def _first_equal(self, windows: list[np.ndarray], y: np.ndarray) -> None:
         """argmax = the first k with windows[k] == y, as d0 (1 + d1 (1 + ... (1 + d[K-2]))) with
@@ -87,7 +124,7 @@ class Pool2D:
         if len(windows) == 1:
             arg.fill(0)
             return
-        differs = self.buffers.get("differs", y.shape, bool)
+        differs = self._buffer("differs", y.shape, bool)
         flags = differs.view(arg.dtype) if arg.itemsize == 1 else differs
         np.not_equal(windows[-2], y, out=differs)
         np.copyto(arg, differs)
@@ -104,8 +141,8 @@ class Pool2D:
         (kh, kw), (sh, sw), (oh, ow) = self.geometry.kernel, self.geometry.stride, y.shape[2:]
         rows = (oh - 1) * sh + kh
         row_shape = (*y.shape[:2], rows, ow)
-        row_max = self.buffers.get("row_max", row_shape, y.dtype)
-        row_arg = self.buffers.get("row_arg", row_shape, self.argmax.dtype)
+        row_max = self._buffer("row_max", row_shape, y.dtype)
+        row_arg = self._buffer("row_arg", row_shape, self.argmax.dtype)
         columns = [source[:, :, :rows, j:j + sw * (ow - 1) + 1:sw] for j in range(kw)]
         self._first_max(columns, row_max, row_arg, lambda j, _: j)
         index = self.argmax.dtype.type
@@ -122,32 +159,34 @@ class Pool2D:
         Overlapping windows: one np.add.at over flat indices (CIFAR-10 quick's 3x3 stride 2: 4.0 ms
         instead of 9.2 for an add per kernel offset into strided windows). Otherwise each input element
         lies in one window at most: per offset, assign dy where it was chosen."""
+        dy = self._gradient(dy, dx)
         if self._is_global(dx):
             dx.fill(0)
             flat = dx.reshape(*dx.shape[:2], -1)
             np.put_along_axis(flat, self.argmax.reshape(*dx.shape[:2], 1), dy.reshape(*dx.shape[:2], 1), -1)
             return
         target = self._target(dx)
-        if self._overlapping():
-            np.add.at(target.reshape(-1), self._chosen_index(target.shape), dy.reshape(-1))
+        if self._overlapping():  # index and dy share a layout: raveled in memory order, they pair up
+            np.add.at(_memory(target), self._chosen_index(target), np.ravel(dy, order="K"))
         else:
-            chosen = self.buffers.get("chosen", dy.shape, bool)
+            chosen = self._buffer("chosen", dy.shape, bool)
             for k, window in enumerate(self._windows(target, dy.shape)):
                 np.equal(self.argmax, k, out=chosen)
                 np.multiply(dy, chosen, out=window)
         self._crop(target, dx)
 
-    def _chosen_index(self, shape: tuple[int, ...]) -> np.ndarray:
-        """Flat index into an array of `shape` (the input or its bordered buffer) of each window's chosen
-        element: ((n*C + c)*rows + p*sh + i)*cols + q*sw + j, with (i, j) from `argmax`."""
-        n, c, rows, cols = shape
-        (kw, (sh, sw)), (oh, ow) = (self.geometry.kernel[1], self.geometry.stride), self.argmax.shape[2:]
+    def _chosen_index(self, target: np.ndarray) -> np.ndarray:
+        """Index into the memory of `target` (the input gradient or its bordered buffer, in either layout) of
+        each window's chosen element, n*s_N + c*s_C + (p*sh + i)*s_H + (q*sw + j)*s_W with the strides s
+        in elements and (i, j) from `argmax`; raveled in memory order."""
+        s_n, s_c, s_h, s_w = (stride // target.itemsize for stride in target.strides)
+        (kw, (sh, sw)), (n, c, oh, ow) = (self.geometry.kernel[1], self.geometry.stride), self.argmax.shape
         offsets = np.arange(self._kernel_count())
-        index = self.indices.get("chosen", self.argmax.shape, np.intp)
-        np.take(offsets // kw * cols + offsets % kw, self.argmax, out=index)
-        index += (np.arange(oh)[:, None] * sh * cols + np.arange(ow) * sw).astype(np.intp)
-        index += (np.arange(n * c) * (rows * cols)).reshape(n, c, 1, 1)
-        return index.reshape(-1)
+        index = self.indices.get("chosen", self.argmax.shape, np.intp, channels_last=self.channels_last)
+        np.take(offsets // kw * s_h + offsets % kw * s_w, self.argmax, out=index)
+        index += (np.arange(oh)[:, None] * sh * s_h + np.arange(ow) * sw * s_w).astype(np.intp)
+        index += (np.arange(n)[:, None] * s_n + np.arange(c) * s_c).reshape(n, c, 1, 1)
+        return np.ravel(index, order="K")
 
     def _first_max(self, candidates: list[np.ndarray], out: np.ndarray, arg: np.ndarray, index) -> None:
         """out = the maximum of the candidates; arg = index(k) of the first candidate k holding it.
@@ -155,9 +194,9 @@ class Pool2D:
         Branch-free (masked writes are slow on random masks): where candidate k is strictly greater
         than the running maximum, arg = max(arg, index(k)), which is index(k) as long as the indices
         increase with k (here: j, or i*kw + j)."""
-        greater = self.buffers.get(("greater", out.shape), out.shape, bool)
-        chosen = self.buffers.get(("chosen", out.shape), out.shape, arg.dtype)
-        scratch = self.buffers.get(("index", out.shape), out.shape, arg.dtype)
+        greater = self._buffer(("greater", out.shape), out.shape, bool)
+        chosen = self._buffer(("chosen", out.shape), out.shape, arg.dtype)
+        scratch = self._buffer(("index", out.shape), out.shape, arg.dtype)
         np.copyto(out, candidates[0])
         np.copyto(arg, index(0, scratch))
         for k, candidate in enumerate(candidates[1:], 1):
@@ -182,20 +221,24 @@ class Pool2D:
         if self._is_global(x):
             np.mean(x, axis=(2, 3), keepdims=True, out=y)
             return
+        out = self._output(x, y)
         source = self._source(x, 0)
-        for k, window in enumerate(self._windows(source, y.shape)):
+        for k, window in enumerate(self._windows(source, out.shape)):
             if k == 0:
-                np.copyto(y, window)
+                np.copyto(out, window)
             else:
-                y += window
-        y *= self._inverse_area(x.shape, y.dtype)
+                out += window
+        out *= self._inverse_area(x.shape, out.dtype)
+        if out is not y:
+            np.copyto(y, out)
 
     def ave_backward(self, dy: np.ndarray, dx: np.ndarray) -> None:
         """dx[window] += dy / area, for every window."""
         if self._is_global(dx):
             np.multiply(dy, 1.0 / (dx.shape[2] * dx.shape[3]), out=dx)
             return
-        scaled = self.buffers.get("scaled", dy.shape, dy.dtype)
+        dy = self._gradient(dy, dx)
+        scaled = self._buffer("scaled", dy.shape, dy.dtype)
         np.multiply(dy, self._inverse_area(dx.shape, dy.dtype), out=scaled)
         target = self._target(dx)
         overlap = self._overlapping()
@@ -214,8 +257,8 @@ class Pool2D:
         y = sum(x^2) / (FLT_MIN + sum(x))."""
         source = self._source(x, 0)
         windows = self._windows(source, y.shape)
-        total = self.buffers.get("total", y.shape, y.dtype)
-        part = self.buffers.get("part", y.shape, y.dtype)
+        total = self._buffer("total", y.shape, y.dtype)
+        part = self._buffer("part", y.shape, y.dtype)
         total.fill(0)
         if rng is None:
             y.fill(0)
@@ -227,10 +270,10 @@ class Pool2D:
             return
         for window in windows:
             total += window
-        threshold = self.buffers.get("threshold", y.shape, y.dtype)
+        threshold = self._buffer("threshold", y.shape, y.dtype)
         rng.random(out=threshold, dtype=y.dtype)
         threshold *= total
-        self.argmax = self.buffers.get("argmax", y.shape, np.min_scalar_type(self._kernel_count() - 1))
+        self.argmax = self._buffer("argmax", y.shape, np.min_scalar_type(self._kernel_count() - 1))
         reached = self._start_marking(y.shape)
         total.fill(0)
         y.fill(0)
@@ -245,18 +288,41 @@ class Pool2D:
     def _start_marking(self, shape: tuple[int, ...]) -> np.ndarray:
         """Reset `argmax` and the found flags; returns a boolean scratch array for the candidates."""
         self.argmax.fill(0)
-        self.buffers.get("found", shape, bool).fill(False)
-        return self.buffers.get("candidate", shape, bool)
+        self._buffer("found", shape, bool).fill(False)
+        return self._buffer("candidate", shape, bool)
 
     def _mark_first(self, k: int, candidate: np.ndarray) -> np.ndarray:
         """Where `candidate` holds and no earlier offset was chosen, choose offset k; returns those places."""
-        found = self.buffers.get("found", candidate.shape, bool)
+        found = self._buffer("found", candidate.shape, bool)
         np.greater(candidate, found, out=candidate)  # candidate and not found
         found |= candidate
-        step = self.buffers.get("step", candidate.shape, self.argmax.dtype)
+        step = self._buffer("step", candidate.shape, self.argmax.dtype)
         np.multiply(candidate, self.argmax.dtype.type(k), out=step)
         self.argmax += step
         return candidate
+
+    # -- memory layout: the work follows the input's, (N, C, H, W) or channels-last ----------------
+
+    def _output(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Takes x's layout as the working one; returns y, or a buffer in that layout when y's differs
+        (the caller copies it into y at the end)."""
+        self.channels_last = is_channels_last(x)
+        if is_channels_last(y) == self.channels_last:
+            return y
+        return self._buffer("output", y.shape, y.dtype)
+
+    def _gradient(self, dy: np.ndarray, dx: np.ndarray) -> np.ndarray:
+        """Takes dx's layout as the working one; returns dy, or a copy of it in that layout."""
+        self.channels_last = is_channels_last(dx)
+        if is_channels_last(dy) == self.channels_last:
+            return dy
+        copy = self._buffer("gradient", dy.shape, dy.dtype)
+        np.copyto(copy, dy)
+        return copy
+
+    def _buffer(self, name: object, shape: tuple[int, ...], dtype: np.dtype | type, fill: float = 0) -> np.ndarray:
+        """A kept work array in the working layout."""
+        return self.buffers.get(name, shape, dtype, fill, channels_last=self.channels_last)
 
     # -- geometry helpers --------------------------------------------------------------------------
 
@@ -289,7 +355,7 @@ class Pool2D:
         if not self._needs_buffer(h, w):
             return x
         _, _, rows, cols = self._extent(h, w)
-        source = self.buffers.get(("source", fill), (n, c, rows, cols), x.dtype, fill)
+        source = self._buffer(("source", fill), (n, c, rows, cols), x.dtype, fill)
         (ph, pw), (rh, rw) = self.geometry.pad, self._inside(h, w, rows, cols)
         source[:, :, ph:ph + rh, pw:pw + rw] = x[:, :, :rh, :rw]
         return source
@@ -300,7 +366,7 @@ class Pool2D:
         target = dx
         if self._needs_buffer(h, w):
             _, _, rows, cols = self._extent(h, w)
-            target = self.buffers.get("target", (n, c, rows, cols), dx.dtype)
+            target = self._buffer("target", (n, c, rows, cols), dx.dtype)
         target.fill(0)
         return target
 
@@ -334,3 +400,11 @@ class Pool2D:
             start = np.arange(out) * s - p
             areas.append(np.maximum(np.minimum(start + k, size + p) - start, 1))
         return (1.0 / (areas[0][:, None] * areas[1][None, :])).astype(dtype)
+
+
+def _memory(array: np.ndarray) -> np.ndarray:
+    """A 1-D view of the elements of a 4-D array contiguous in (N, C, H, W) or channels-last order, in
+    memory order (writes through it land in `array`)."""
+    if not (array.flags.c_contiguous or array.transpose(0, 2, 3, 1).flags.c_contiguous):
+        raise ValueError(f"pooling works on contiguous arrays, got strides {array.strides}")
+    return as_strided(array, (array.size,), (array.itemsize,))

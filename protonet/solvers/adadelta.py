@@ -18,10 +18,10 @@ class AdaDelta(UpdateRule):
     num_histories = 2
     num_scratch = 2
 
-    def compute(self, k: int, g: np.ndarray, local_rate: float, iteration: int) -> None:
+    def compute(self, k: int, part: slice, g: np.ndarray, local_rate: float, iteration: int) -> None:
         momentum, delta = self.param.momentum, self.param.delta
-        hg, hu = self.history[0][k], self.history[1][k]
-        tmp, denom = self.scratch(0, g), self.scratch(1, g)
+        hg, hu = self.histories(k, part)
+        tmp, denom = self.scratch(0, part), self.scratch(1, part)
         np.multiply(g, g, out=tmp)
         tmp *= 1.0 - momentum
         hg *= momentum

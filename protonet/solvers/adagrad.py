@@ -14,9 +14,9 @@ from .rule import UpdateRule
 class AdaGrad(UpdateRule):
     type = "AdaGrad"
 
-    def compute(self, k: int, g: np.ndarray, local_rate: float, iteration: int) -> None:
-        h = self.history[0][k]
-        tmp = self.scratch(0, g)
+    def compute(self, k: int, part: slice, g: np.ndarray, local_rate: float, iteration: int) -> None:
+        (h,) = self.histories(k, part)
+        tmp = self.scratch(0, part)
         np.multiply(g, g, out=tmp)
         h += tmp
         np.sqrt(h, out=tmp)

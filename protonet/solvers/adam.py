@@ -20,10 +20,10 @@ class Adam(UpdateRule):
     type = "Adam"
     num_histories = 2
 
-    def compute(self, k: int, g: np.ndarray, local_rate: float, iteration: int) -> None:
+    def compute(self, k: int, part: slice, g: np.ndarray, local_rate: float, iteration: int) -> None:
         beta1, beta2 = self.param.momentum, self.param.momentum2
-        m, v = self.history[0][k], self.history[1][k]
-        tmp = self.scratch(0, g)
+        m, v = self.histories(k, part)
+        tmp = self.scratch(0, part)
         m *= beta1
         np.multiply(g, 1.0 - beta1, out=tmp)
         m += tmp

@@ -28,12 +28,13 @@ from ..errors import ConfigError, NumericalError, WeightsError
 from ..layers.base import Layer
 from ..lock import RunLock
 from ..net import LearnableParam, Net
+from ..ops import parallel
 from ..proto import pb
 from ..weights import array_to_blobproto, blob_fits, blobproto_to_array
 from .build import RULES, build_net, load, net_seeds, net_specs, resolved, snapshot_prefix, validate
 from .lr_policy import learning_rate
 from .monitor import Monitor
-from .numerics import DebugInfo, find_fault, first_non_finite, log_param_norms, log_update
+from .numerics import DebugInfo, find_fault, finite, first_non_finite, log_param_norms, log_update
 from .signals import NONE, SNAPSHOT, STOP, SignalHandler
 from .snapshot import (
     check_writable,
@@ -51,6 +52,7 @@ log = logging.getLogger("protonet")
 
 Weights = str | Path | list[str | Path] | None
 Position = tuple[dict, list[tuple[Layer, tuple[int, int]]]]  # a generator state, data layers' cursors
+MIN_SPLIT_ELEMENTS = 1 << 16  # smaller params are updated whole: a hand-over to a thread costs some 20 us
 
 
 class Solver:
@@ -164,7 +166,6 @@ class Solver:
                     self.monitor.train(self._iter, self.smoothed_loss, rate, self._outputs(self._net),
                                        self._loss_weights(self._net))
                 self._apply_update(rate)
-                self._check_params()
                 if debug:
                     log_update(self._net)
                 self._iter += 1
@@ -218,24 +219,61 @@ class Solver:
         return rate, step
 
     def _apply_update(self, rate: float) -> None:
-        """Clip over all params, then per param: normalise, regularise, rule, W -= update."""
-        p = self.param
+        """Clip over all params, then per param: normalise, regularise, rule, W -= update. Elementwise, so
+        the params run in flat parts over the threads of ops.parallel (the same result for any split);
+        a parameter the update made non-finite (an overflow: too large a learning rate) stops training."""
         self._clip_gradients()
-        for k, lp in enumerate(self._net.learnable):
-            w, g = lp.blob.data, lp.blob.diff
+        arrays = [(lp.blob.data.reshape(-1), lp.blob.diff.reshape(-1)) for lp in self._net.learnable]
+        plan = self._update_plan()
+        bad: list[int] = []
+        parallel.run(lambda t: bad.extend(self._update_parts(plan[t], arrays, rate)), len(plan))
+        if bad:
+            lp = self._net.learnable[min(bad)]
+            raise NumericalError(f"parameter {lp.index} became non-finite in the update at iteration "
+                                 f"{self._iter}", layer=lp.layer, hint=self._numerical_hint())
+
+    def _update_parts(self, work: list[tuple[int, slice]], arrays: list[tuple[np.ndarray, np.ndarray]],
+                      rate: float) -> list[int]:
+        """Update the (param, flat part) pairs of `work`; returns the params left non-finite."""
+        p, bad = self.param, []
+        for k, part in work:
+            lp, (w, g) = self._net.learnable[k], arrays[k]
+            w, g = w[part], g[part]
             if p.iter_size > 1:
                 g *= 1.0 / p.iter_size
             decay = p.weight_decay * lp.decay_mult
             if decay:
-                tmp = self.rule.scratch(0, w)
+                tmp = self.rule.scratch(0, part)
                 if p.regularization_type == "L2":
                     np.multiply(w, decay, out=tmp)
                 else:
                     np.sign(w, out=tmp)
                     tmp *= decay
                 g += tmp
-            self.rule.compute(k, g, rate * lp.lr_mult, self._iter)
+            self.rule.compute(k, part, g, rate * lp.lr_mult, self._iter)
             w -= g
+            if not finite(w):
+                bad.append(k)
+        return bad
+
+    def _update_plan(self) -> list[list[tuple[int, slice]]]:
+        """Per thread, the (param, flat part) pairs it updates: params of MIN_SPLIT_ELEMENTS or more in one
+        part per thread, the parts dealt largest first to the least loaded thread."""
+        sizes = tuple(lp.blob.count for lp in self._net.learnable)
+        key = (parallel.threads(), sizes)
+        if getattr(self, "_plan", (None,))[0] != key:
+            count = key[0]
+            work = sorted(((k, part) for k, size in enumerate(sizes)
+                           for part in parallel.parts(size, count, minimum=MIN_SPLIT_ELEMENTS)),
+                          key=lambda item: item[1].start - item[1].stop)
+            plan: list[list[tuple[int, slice]]] = [[] for _ in range(count)]
+            loads = [0] * count
+            for k, part in work:
+                t = loads.index(min(loads))
+                plan[t].append((k, part))
+                loads[t] += part.stop - part.start
+            self._plan = key, [sorted(items, key=lambda item: item[0]) for items in plan if items]
+        return self._plan[1]
 
     def _clip_gradients(self) -> None:
         """Scale every gradient by clip / norm when the global L2 norm exceeds clip_gradients."""
@@ -318,13 +356,6 @@ class Solver:
         else:
             found = f"; layer '{fault.layer}' is the first to output a non-finite gradient (backward)"
         return NumericalError(f"{what} at iteration {self._iter}{found}", hint=self._numerical_hint())
-
-    def _check_params(self) -> None:
-        """A parameter the update made non-finite (an overflow: too large a learning rate) stops training."""
-        bad = self._first_bad_param()
-        if bad is not None:
-            raise NumericalError(f"parameter {bad.index} became non-finite in the update at iteration "
-                                 f"{self._iter}", layer=bad.layer, hint=self._numerical_hint())
 
     def _first_bad_param(self) -> LearnableParam | None:
         learnable = self._net.learnable

@@ -15,10 +15,10 @@ from .rule import UpdateRule
 class Nesterov(UpdateRule):
     type = "Nesterov"
 
-    def compute(self, k: int, g: np.ndarray, local_rate: float, iteration: int) -> None:
+    def compute(self, k: int, part: slice, g: np.ndarray, local_rate: float, iteration: int) -> None:
         momentum = self.param.momentum
-        h = self.history[0][k]
-        h_old = self.scratch(0, h)
+        (h,) = self.histories(k, part)
+        h_old = self.scratch(0, part)
         h_old[...] = h
         h *= momentum
         g *= local_rate

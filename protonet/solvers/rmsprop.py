@@ -14,10 +14,10 @@ from .rule import UpdateRule
 class RMSProp(UpdateRule):
     type = "RMSProp"
 
-    def compute(self, k: int, g: np.ndarray, local_rate: float, iteration: int) -> None:
+    def compute(self, k: int, part: slice, g: np.ndarray, local_rate: float, iteration: int) -> None:
         decay = self.param.rms_decay
-        h = self.history[0][k]
-        tmp = self.scratch(0, g)
+        (h,) = self.histories(k, part)
+        tmp = self.scratch(0, part)
         np.multiply(g, g, out=tmp)
         tmp *= 1.0 - decay
         h *= decay

@@ -14,8 +14,8 @@ from .rule import UpdateRule
 class SGD(UpdateRule):
     type = "SGD"
 
-    def compute(self, k: int, g: np.ndarray, local_rate: float, iteration: int) -> None:
-        h = self.history[0][k]
+    def compute(self, k: int, part: slice, g: np.ndarray, local_rate: float, iteration: int) -> None:
+        (h,) = self.histories(k, part)
         h *= self.param.momentum
         g *= local_rate
         h += g

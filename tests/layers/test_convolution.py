@@ -49,6 +49,20 @@ def test_gradient(params, shape, geo, rng):
     check_gradient(conv(params), [rng.standard_normal(shape)])
 
 
+LAYOUTS = [(True, True), (False, True), (True, False)]  # channels-last (bottom, top)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("params, shape, geo", SETTINGS)
+def test_channels_last_blobs_give_the_same_results(params, shape, geo, layout, rng):
+    layer = make_layer(conv(params))
+    x = rng.standard_normal(shape)
+    bottom, top = run_layer(layer, [x], channels_last=layout)
+    assert [bottom[0].data.strides[1] == 8, top[0].data.strides[1] == 8] == list(layout)
+    np.testing.assert_allclose(top[0].data, naive_conv(x, *(b.data for b in layer.blobs), geo), atol=1e-12)
+    check_gradient(conv(params), [x], channels_last=layout)
+
+
 def test_gradient_without_bias(rng):
     layer = make_layer(conv("num_output: 2 kernel_size: 2 stride: 2 bias_term: false"))
     check_gradient(layer, [rng.standard_normal((2, 2, 4, 5))])

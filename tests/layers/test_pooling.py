@@ -57,6 +57,24 @@ def test_gradient(method, params, shape, geo, rng):
     check_gradient(pool(f"pool: {method} {params}"), [distinct(shape, rng)])
 
 
+@pytest.mark.parametrize("layout", [(True, True), (False, True), (True, False)])  # channels-last (bottom, top)
+@pytest.mark.parametrize("method", ["MAX", "AVE"])
+@pytest.mark.parametrize("params, shape, geo", [s for s in SETTINGS if "global" not in s[0]])
+def test_channels_last_blobs_give_the_same_results(method, params, shape, geo, layout, rng):
+    layer = make_layer(pool(f"pool: {method} {params}"))
+    assert layer.supports_channels_last()
+    x = rng.integers(0, 3, shape).astype(float)  # ties: the first maximum must win in either layout
+    _, top = run_layer(layer, [x], channels_last=layout)
+    expected = naive_max(x, geo)[0] if method == "MAX" else naive_ave(x, geo)
+    np.testing.assert_allclose(top[0].data, expected, atol=1e-12)
+    check_gradient(pool(f"pool: {method} {params}"), [distinct(shape, rng)], channels_last=layout)
+
+
+@pytest.mark.parametrize("params", ["pool: STOCHASTIC kernel_size: 2", "global_pooling: true"])
+def test_layouts_other_than_caffes_are_not_offered_where_planes_are_read_flat(params):
+    assert not make_layer(pool(params)).supports_channels_last()
+
+
 def test_gradient_with_the_mask_top(rng):
     x = distinct((1, 2, 5, 5), rng)
     check_gradient(pool("pool: MAX kernel_size: 3 stride: 2 pad: 1"), [x], num_tops=2)
