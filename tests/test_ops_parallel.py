@@ -10,7 +10,7 @@ from protonet.layers import pooling
 from protonet.ops import blas, conv, parallel
 from protonet.solvers import base as solver_base
 
-from .test_solver_helpers import linear_net, make_solver, weights
+from .test_solver_helpers import make_solver, weights
 from .test_solver_rules import RULE_FIELDS
 
 FILLERS = 'weight_filler { type: "gaussian" std: 0.5 } bias_filler { type: "gaussian" std: 0.5 }'
@@ -112,17 +112,26 @@ def test_fresh_blobs_get_their_gradients_made_before_the_threads_start(rng, spli
             np.testing.assert_allclose(found, want, atol=1e-12)
 
 
+WIDE_NET = """
+layer { name: "in" type: "Input" top: "in" input_param { shape { dim: 2 dim: 300 } } }
+layer { name: "ip" type: "InnerProduct" bottom: "in" top: "y" loss_weight: 1
+        inner_product_param { num_output: 1 weight_filler { type: "gaussian" std: 0.1 } } }
+"""
+
+
 @pytest.mark.parametrize("rule", list(RULE_FIELDS))
-def test_the_update_in_parts_on_two_threads_is_the_one_thread_update(rule, monkeypatch, split_everything):
+def test_the_update_in_parts_on_two_threads_is_the_one_thread_update(rule, monkeypatch, split_everything, rng):
     monkeypatch.setattr(solver_base, "MIN_SPLIT_ELEMENTS", 1)
     fields = f'type: "{rule}" weight_decay: 0.01 {RULE_FIELDS[rule]}'
-    results = []
+    x, results = rng.standard_normal((2, 300)), []
     for threads in (1, 2):
         parallel.set_threads(threads)
         split_everything.clear()
-        solver = make_solver(linear_net(), fields, dtype=np.float32)
+        solver = make_solver(WIDE_NET, fields, dtype=np.float32)
+        solver.net.blobs["in"].data = x
         solver.step(3)
         results.append(weights(solver) + solver.rule.state_arrays())
-    assert 2 in split_everything  # the (1, 3) weights went to two threads in two parts
+    assert 2 in split_everything  # the 300 weights went to two threads: elements 0..127 and 128..299
+    assert solver._update_plan() == [[(0, slice(128, 300))], [(0, slice(0, 128)), (1, slice(0, 1))]]
     for found, want in zip(results[1], results[0], strict=True):
         np.testing.assert_array_equal(found, want)

@@ -22,14 +22,18 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
-PREFIXES = ("scipy_openblas_", "openblas_")
+import numpy as np
+
+PREFIXES = ("scipy_", "")  # numpy's own OpenBLAS build prefixes its symbols, and takes 64-bit integers
 SUFFIXES = ("64_", "")
+REALS = {np.dtype(np.float32): ("s", ctypes.c_float), np.dtype(np.float64): ("d", ctypes.c_double)}
 
 
 @cache
-def _openblas(name: str) -> Callable | None:
-    """OpenBLAS's C function `name` (get_num_threads, set_num_threads) in the copy numpy loaded, or None
-    (not Linux, or numpy built on another BLAS). Looked up once: numpy's libraries stay loaded."""
+def _openblas(name: str) -> tuple[Callable, type] | None:
+    """OpenBLAS's C function `name` (openblas_get_num_threads, cblas_saxpy...) in the copy numpy loaded,
+    with its integer type, or None (not Linux, or numpy built on another BLAS). Looked up once: numpy's
+    libraries stay loaded."""
     try:
         maps = Path("/proc/self/maps").read_text()
     except OSError:
@@ -41,24 +45,62 @@ def _openblas(name: str) -> Callable | None:
             for suffix in SUFFIXES:
                 function = getattr(library, f"{prefix}{name}{suffix}", None)
                 if function is not None:
-                    return function
+                    return function, ctypes.c_int64 if suffix else ctypes.c_int
     return None
 
 
 def blas_threads() -> int | None:
     """The number of threads numpy's OpenBLAS uses for a product (None when it cannot be asked)."""
-    import numpy  # noqa: F401  (OpenBLAS is loaded with numpy)
-
-    function = _openblas("get_num_threads")
-    return None if function is None else int(function())
+    found = _openblas("openblas_get_num_threads")
+    return None if found is None else int(found[0]())
 
 
 def set_blas_threads(count: int) -> bool:
     """Make numpy's OpenBLAS use `count` threads from now on; False when it cannot be told."""
-    import numpy  # noqa: F401
-
-    function = _openblas("set_num_threads")
-    if function is None:
+    found = _openblas("openblas_set_num_threads")
+    if found is None:
         return False
-    function(ctypes.c_int(count))
+    function, integer = found
+    function(integer(count))
     return True
+
+
+@cache
+def _level1(name: str, dtype: np.dtype) -> Callable | None:
+    """cblas_<s|d><name> for float32/float64 with its argument types set, or None."""
+    if dtype not in REALS:
+        return None
+    letter, real = REALS[dtype]
+    found = _openblas(f"cblas_{letter}{name}")
+    if found is None:
+        return None
+    function, integer = found
+    scalars = {"axpy": (real,), "axpby": (real, real)}[name]
+    function.argtypes = [integer, scalars[0], ctypes.c_void_p, integer, *scalars[1:], ctypes.c_void_p, integer]
+    function.restype = None
+    return function
+
+
+def _blas_operands(x: np.ndarray, y: np.ndarray) -> bool:
+    return x.dtype == y.dtype and x.size == y.size and x.flags.c_contiguous and y.flags.c_contiguous
+
+
+def axpy(alpha: float, x: np.ndarray, y: np.ndarray) -> None:
+    """y += alpha * x (Caffe's caffe_axpy): one pass through OpenBLAS for contiguous float arrays of one
+    dtype, else numpy (a temporary and two passes). Elementwise: parts of arrays split at multiples of 64
+    elements give the whole arrays' result."""
+    function = _level1("axpy", x.dtype) if _blas_operands(x, y) else None
+    if function is None:
+        y += alpha * x
+        return
+    function(x.size, alpha, x.ctypes.data, 1, y.ctypes.data, 1)
+
+
+def axpby(alpha: float, x: np.ndarray, beta: float, y: np.ndarray) -> None:
+    """y = alpha * x + beta * y (Caffe's caffe_cpu_axpby), as `axpy`."""
+    function = _level1("axpby", x.dtype) if _blas_operands(x, y) else None
+    if function is None:
+        y *= beta
+        y += alpha * x
+        return
+    function(x.size, alpha, x.ctypes.data, 1, beta, y.ctypes.data, 1)

@@ -29,6 +29,7 @@ from ..layers.base import Layer
 from ..lock import RunLock
 from ..net import LearnableParam, Net
 from ..ops import parallel
+from ..ops.blas import axpy
 from ..proto import pb
 from ..weights import array_to_blobproto, blob_fits, blobproto_to_array
 from .build import RULES, build_net, load, net_seeds, net_specs, resolved, snapshot_prefix, validate
@@ -242,14 +243,11 @@ class Solver:
             if p.iter_size > 1:
                 g *= 1.0 / p.iter_size
             decay = p.weight_decay * lp.decay_mult
-            if decay:
+            if decay and p.regularization_type == "L2":
+                axpy(decay, w, g)
+            elif decay:
                 tmp = self.rule.scratch(0, part)
-                if p.regularization_type == "L2":
-                    np.multiply(w, decay, out=tmp)
-                else:
-                    np.sign(w, out=tmp)
-                    tmp *= decay
-                g += tmp
+                axpy(decay, np.sign(w, out=tmp), g)
             self.rule.compute(k, part, g, rate * lp.lr_mult, self._iter)
             w -= g
             if not finite(w):
@@ -258,13 +256,15 @@ class Solver:
 
     def _update_plan(self) -> list[list[tuple[int, slice]]]:
         """Per thread, the (param, flat part) pairs it updates: params of MIN_SPLIT_ELEMENTS or more in one
-        part per thread, the parts dealt largest first to the least loaded thread."""
+        part per thread, split at multiples of 64 elements (so that BLAS's vector loops meet the same
+        elements in any split: the same result), the parts dealt largest first to the least loaded thread."""
         sizes = tuple(lp.blob.count for lp in self._net.learnable)
         key = (parallel.threads(), sizes)
         if getattr(self, "_plan", (None,))[0] != key:
             count = key[0]
-            work = sorted(((k, part) for k, size in enumerate(sizes)
-                           for part in parallel.parts(size, count, minimum=MIN_SPLIT_ELEMENTS)),
+            blocks = [parallel.parts(size // 64, count, minimum=MIN_SPLIT_ELEMENTS // 64) for size in sizes]
+            work = sorted(((k, slice(part.start * 64, size if part.stop == size // 64 else part.stop * 64))
+                           for k, size in enumerate(sizes) for part in blocks[k]),
                           key=lambda item: item[1].start - item[1].stop)
             plan: list[list[tuple[int, slice]]] = [[] for _ in range(count)]
             loads = [0] * count

@@ -1,6 +1,6 @@
 """SGD with momentum, Caffe's form: the history holds lr-scaled steps.
 
-    h <- local_rate * g + momentum * h
+    h <- local_rate * g + momentum * h        (one BLAS axpby, as Caffe's caffe_cpu_axpby)
     update = h
 """
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ops.blas import axpby
 from .rule import UpdateRule
 
 
@@ -16,7 +17,5 @@ class SGD(UpdateRule):
 
     def compute(self, k: int, part: slice, g: np.ndarray, local_rate: float, iteration: int) -> None:
         (h,) = self.histories(k, part)
-        h *= self.param.momentum
-        g *= local_rate
-        h += g
+        axpby(local_rate, g, self.param.momentum, h)
         g[...] = h
