@@ -65,6 +65,21 @@ def test_two_threads_give_the_one_thread_results(config, shape, rng, split_every
     assert max(split_everything) == 2  # the work did go to two threads
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("config", [c for c, _ in CONFIGS if "Pooling" in c])
+def test_pooling_in_parts_of_a_few_images_gives_the_whole_batch_result(config, threads, rng, monkeypatch,
+                                                                        split_everything):
+    x = rng.integers(0, 4, (7, 2, 6, 6)).astype(float)
+    parallel.set_threads(1)
+    expected = forward_backward(config, x)
+    monkeypatch.setattr(pooling, "PART_ELEMENTS", 2 * 2 * 6 * 6)  # two images a part
+    parallel.set_threads(threads)
+    split_everything.clear()
+    for found, want in zip(forward_backward(config, x), expected, strict=True):
+        np.testing.assert_array_equal(found, want)
+    assert max(split_everything) == threads
+
+
 def test_the_max_pooling_mask_joins_the_parts(rng, split_everything):
     config = 'type: "Pooling" pooling_param { pool: MAX kernel_size: 2 stride: 2 }'
     x = rng.standard_normal((5, 2, 4, 4))

@@ -172,6 +172,21 @@ def test_a_window_beyond_the_input_gives_caffes_values():
     assert y[0, 0, 1, 1] == 18 and y[0, 0, 2, 2] == 0
 
 
+def test_overlapping_max_never_chooses_beyond_the_input():
+    # 3x3 stride 2 on 4x4: the second window row and column overhang; with -inf everywhere each window's
+    # first element (inside) is chosen, and the gradient goes straight into dx, nowhere else
+    op = Pool2D(PoolGeometry((3, 3), (2, 2)))
+    x = np.full((2, 1, 4, 4), -np.inf)
+    y = np.empty((2, 1, 2, 2))
+    op.max_forward(x, y)
+    assert (y == -np.inf).all() and (op.argmax == 0).all()
+    dy = np.arange(1.0, 9.0).reshape(y.shape)
+    dx = np.full(x.shape, 7.0)
+    op.max_backward(dy, dx)
+    np.testing.assert_array_equal(dx[:, :, ::2, ::2], dy)
+    assert dx.sum() == dy.sum()
+
+
 def test_stochastic_test_phase_is_the_weighted_average(rng):
     x = rng.uniform(0, 1, (2, 2, 5, 5))
     geo = PoolGeometry((2, 2), (2, 2))

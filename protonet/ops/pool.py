@@ -82,7 +82,7 @@ class Pool2D:
             self.argmax[...] = first.reshape(y.shape)
             np.copyto(y, np.take_along_axis(flat, first, -1).reshape(y.shape))
             return
-        source = self._source(x, np.finfo(x.dtype).min)
+        source = self._source(x, self._max_fill(x.dtype))
         if self._overlapping():
             self._max_separable(source, y)
             return
@@ -95,7 +95,7 @@ class Pool2D:
         if self._is_global(x):
             np.max(x, axis=(2, 3), keepdims=True, out=y)
             return
-        source = self._source(x, np.finfo(x.dtype).min)
+        source = self._source(x, self._max_fill(x.dtype))
         (kh, kw), (sh, sw), (oh, ow) = self.geometry.kernel, self.geometry.stride, y.shape[2:]
         if self._overlapping():
             rows = (oh - 1) * sh + kh
@@ -165,14 +165,18 @@ class Pool2D:
             flat = dx.reshape(*dx.shape[:2], -1)
             np.put_along_axis(flat, self.argmax.reshape(*dx.shape[:2], 1), dy.reshape(*dx.shape[:2], 1), -1)
             return
-        target = self._target(dx)
         if self._overlapping():  # index and dy share a layout: raveled in memory order, they pair up
+            target = self._target(dx) if any(self.geometry.pad) else dx  # unpadded: never chosen beyond
+            if target is dx:
+                dx.fill(0)
             np.add.at(_memory(target), self._chosen_index(target), np.ravel(dy, order="K"))
-        else:
-            chosen = self._buffer("chosen", dy.shape, bool)
-            for k, window in enumerate(self._windows(target, dy.shape)):
-                np.equal(self.argmax, k, out=chosen)
-                np.multiply(dy, chosen, out=window)
+            self._crop(target, dx)
+            return
+        target = self._target(dx)
+        chosen = self._buffer("chosen", dy.shape, bool)
+        for k, window in enumerate(self._windows(target, dy.shape)):
+            np.equal(self.argmax, k, out=chosen)
+            np.multiply(dy, chosen, out=window)
         self._crop(target, dx)
 
     def _chosen_index(self, target: np.ndarray) -> np.ndarray:
@@ -181,12 +185,17 @@ class Pool2D:
         in elements and (i, j) from `argmax`; raveled in memory order."""
         s_n, s_c, s_h, s_w = (stride // target.itemsize for stride in target.strides)
         (kw, (sh, sw)), (n, c, oh, ow) = (self.geometry.kernel[1], self.geometry.stride), self.argmax.shape
+        base = self.indices.get(("window", target.strides), self.argmax.shape, np.intp,
+                                channels_last=self.channels_last, fill=-1)
+        if base.flat[0] < 0:  # each window's first element, made once per shape and strides
+            np.add((np.arange(n)[:, None] * s_n + np.arange(c) * s_c).reshape(n, c, 1, 1),
+                   np.arange(oh)[:, None] * sh * s_h + np.arange(ow) * sw * s_w, out=base)
         offsets = np.arange(self._kernel_count())
         index = self.indices.get("chosen", self.argmax.shape, np.intp, channels_last=self.channels_last)
-        np.take(offsets // kw * s_h + offsets % kw * s_w, self.argmax, out=index)
-        index += (np.arange(oh)[:, None] * sh * s_h + np.arange(ow) * sw * s_w).astype(np.intp)
-        index += (np.arange(n)[:, None] * s_n + np.arange(c) * s_c).reshape(n, c, 1, 1)
-        return np.ravel(index, order="K")
+        flat = np.ravel(index, order="K")  # views of the memory: take runs through it in order
+        np.take(offsets // kw * s_h + offsets % kw * s_w, np.ravel(self.argmax, order="K"), out=flat)
+        index += base
+        return flat
 
     def _first_max(self, candidates: list[np.ndarray], out: np.ndarray, arg: np.ndarray, index) -> None:
         """out = the maximum of the candidates; arg = index(k) of the first candidate k holding it.
@@ -325,6 +334,12 @@ class Pool2D:
         return self.buffers.get(name, shape, dtype, fill, channels_last=self.channels_last)
 
     # -- geometry helpers --------------------------------------------------------------------------
+
+    def _max_fill(self, dtype: np.dtype) -> float:
+        """What MAX reads beyond the input: -inf for overlapping windows, which always start inside it, so
+        that nothing beyond is ever chosen (max_backward then needs no bordered buffer); else Caffe's
+        -FLT_MAX start value, which a window wholly beyond the input outputs."""
+        return -np.inf if self._overlapping() else float(np.finfo(dtype).min)
 
     def _overlapping(self) -> bool:
         return any(s < k for s, k in zip(self.geometry.stride, self.geometry.kernel, strict=True))
