@@ -84,12 +84,13 @@ def test_forward_and_gradients_match_loops(n, c, h, w, o, geo, layout, rng):
         op.forward(col, weights, bias, y)
         np.testing.assert_allclose(y, naive_conv(x, weights, bias, geo), atol=1e-12)
     dy = rng.standard_normal(y.shape)
-    dw = np.ones_like(weights)  # weight_grad accumulates
+    dw, db = np.ones_like(weights), np.full(o, 2.0)  # weight_grad accumulates
     dx = np.full_like(x, 7.0)  # data_grad overwrites
     rows = op.rows(dy)
-    op.weight_grad(col, rows, dw)
+    op.weight_grad(col, rows, dw, db)
     op.data_grad(rows, weights, dx)
     np.testing.assert_allclose(dw, 1 + naive_weight_grad(x, dy, weights.shape, geo), atol=1e-12)
+    np.testing.assert_allclose(db, 2 + dy.sum(axis=(0, 2, 3)), atol=1e-12)
     np.testing.assert_allclose(dx, naive_scatter(dy, weights, x.shape, geo), atol=1e-12)
 
 

@@ -70,9 +70,7 @@ class Convolution(ConvolutionBase):
         op: Conv2D = ops[k]
         for part in parts[k::len(kept)]:
             rows = op.rows(dy[part])
-            op.weight_grad(op.im2col(x[part]) if kept[k] is None else kept[k], rows, weight_grad)
-            if bias_grad is not None:
-                op.bias_grad(rows, bias_grad)
+            op.weight_grad(op.im2col(x[part]) if kept[k] is None else kept[k], rows, weight_grad, bias_grad)
             if dx is not None:
                 op.input_grad(dy[part], rows, self.blobs[0].data, dx[part])
 

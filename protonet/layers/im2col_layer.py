@@ -56,7 +56,7 @@ class Im2col(ConvolutionBase):
     def forward(self, bottom: Blobs, top: Blobs) -> None:
         x, y = bottom[0].data, top[0].data
         (n, c), (kh, kw), (oh, ow) = x.shape[:2], self.geometry.kernel, y.shape[2:]
-        col = self.op.im2col(x)  # (1, N*OH*OW, kh*kw*C)
+        col = self.op.im2col(x)[..., :-1]  # (1, N*OH*OW, kh*kw*C), without the column of ones
         np.copyto(self._windows(y), col.reshape(n, oh, ow, kh, kw, c).transpose(0, 5, 3, 4, 1, 2))
 
     def backward(self, top: Blobs, propagate_down: list[bool], bottom: Blobs) -> None:
