@@ -37,7 +37,7 @@ from pathlib import Path
 
 from .errors import ConfigError, ProtonetError, did_you_mean
 from .ops import parallel
-from .ops.blas import blas_threads
+from .ops.blas import blas_core, blas_threads
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
@@ -204,7 +204,7 @@ def machine() -> dict:
     import numpy
 
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "numpy": numpy.__version__, "torch": torch_version()}
+            "numpy": numpy.__version__, "blas_core": blas_core(), "torch": torch_version()}
 
 
 def torch_available() -> bool:
@@ -231,7 +231,8 @@ def format_table(report: dict) -> str:
         r = Result(**item)
         rows.setdefault((r.workload, r.threads), {})[r.framework] = r
     m, load = report["machine"], report["load"]
-    lines = [f"{m['cpu']}, {m['cores']} cores; numpy {m['numpy']}, torch {m['torch'] or '-'}; "
+    lines = [f"{m['cpu']}, {m['cores']} cores; numpy {m['numpy']} (OpenBLAS {m.get('blas_core') or '?'} kernels), "
+             f"torch {m['torch'] or '-'}; "
              f"load average {load['before'][0]:.2f} before, {load['after'][0]:.2f} after",
              f"{'workload':<40}{'thr':>4}{'BLAS':>5}{'protonet':>10}{'img/s':>8}{'RSS MB':>8}{'torch':>9}"
              f"{'torch CL':>9}{'RSS MB':>8}{'ratio':>7}{'/NCHW':>7}"]

@@ -46,3 +46,10 @@ def test_the_thread_count_can_be_read_and_set():
         assert blas.set_blas_threads(1) and blas.blas_threads() == 1
     finally:
         blas.set_blas_threads(before)
+
+
+def test_the_kernels_in_use_are_named():
+    if blas.blas_threads() is None:
+        pytest.skip("numpy is not built on OpenBLAS here")
+    core = blas.blas_core()
+    assert isinstance(core, str) and core.strip()

@@ -55,6 +55,16 @@ def blas_threads() -> int | None:
     return None if found is None else int(found[0]())
 
 
+def blas_core() -> str | None:
+    """The CPU kernels numpy's OpenBLAS runs (Haswell, SkylakeX...: its choice for the CPU, or
+    $OPENBLAS_CORETYPE's), or None."""
+    found = _openblas("openblas_get_corename")
+    if found is None:
+        return None
+    found[0].restype = ctypes.c_char_p
+    return found[0]().decode()
+
+
 def set_blas_threads(count: int) -> bool:
     """Make numpy's OpenBLAS use `count` threads from now on; False when it cannot be told."""
     found = _openblas("openblas_set_num_threads")
