@@ -169,6 +169,7 @@ class Net:
 
     def _build(self) -> None:
         self.layers: list[Layer] = []
+        self._layer_io: list[tuple[list[Blob], list[Blob]]] = []
         self.blobs: OrderedDict[str, Blob] = OrderedDict()
         self.bottom_names: list[list[str]] = []
         self.top_names: list[list[str]] = []
@@ -225,6 +226,7 @@ class Net:
         if cls.type == "Input":
             self.inputs.extend(lp.top)
         self.layers.append(layer)
+        self._layer_io.append((bottom, top))
         self.bottom_names.append(list(lp.bottom))
         self.top_names.append(list(lp.top))
         self.loss_weights.append(weights)
@@ -323,7 +325,8 @@ class Net:
     # -- running ----------------------------------------------------------------------------
 
     def _io(self, i: int) -> tuple[list[Blob], list[Blob]]:
-        return [self.blobs[b] for b in self.bottom_names[i]], [self.blobs[t] for t in self.top_names[i]]
+        """Layer i's bottom and top blobs (lists made once, when the layer was added)."""
+        return self._layer_io[i]
 
     def forward(self, **inputs: np.ndarray) -> dict[str, np.ndarray]:
         """Run every layer; returns the outputs {name: array}. Inputs given by name are copied in first."""
