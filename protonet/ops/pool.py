@@ -12,6 +12,8 @@ strided quadrants. The input is copied into a bordered buffer only when padding 
 asks for one. MAX keeps, per output, the offset i*kw + j of the FIRST maximum in row-major window
 order (Caffe's strict `>` scan), and its backward sends the gradient there only. Overlapping MAX
 windows (3x3 stride 2) are scanned separably, rows then columns, and their backward is one np.add.at.
+Arrays may be laid out (N, C, H, W) or channels-last (see protonet.blob): the work arrays follow the
+input's layout, so every pass runs through memory in order.
 """
 
 from __future__ import annotations
@@ -264,6 +266,7 @@ class Pool2D:
         """Training (rng given): pick element e of the window with probability x_e / sum(window), by
         the first running sum >= u * sum, u ~ U[0, 1); argmax records it. Test (rng None):
         y = sum(x^2) / (FLT_MIN + sum(x))."""
+        self.channels_last = False  # random draws in Caffe's element order: (N, C, H, W) work arrays
         source = self._source(x, 0)
         windows = self._windows(source, y.shape)
         total = self._buffer("total", y.shape, y.dtype)
