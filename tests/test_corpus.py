@@ -476,3 +476,32 @@ if __name__ == "__main__":
     print("EXPECTED_TO_BUILD: list[str] = [")
     print("\n".join(f'    "{rel}",' for rel, o in found.items() if o.error is None))
     print("]")
+
+
+# ------------------------------------------------------------------ channels-last nets compute the same
+
+
+def test_channels_last_nets_give_the_outputs_of_caffe_order_nets() -> None:
+    """Every built corpus net of up to 1M activation values, with the same random weights and inputs, in
+    both memory layouts: the same outputs (float32 rounding aside). Backward is compared in test_net
+    and the layer tests: across deep nets a max-pooling near-tie may route a gradient differently."""
+    needs_corpus()
+    compared = 0
+    for rel in (rel for rel, outcome in outcomes().items() if outcome.error is None):
+        param, stages = prepared_param(rel), _match(STAGES, rel, ())
+        caffe_order = Net(param, phase="TEST", stages=stages, seed=0, channels_last=False)
+        if sum(blob.count for blob in caffe_order.blobs.values()) > 1_000_000:
+            continue
+        nets = [caffe_order, Net(param, phase="TEST", stages=stages, seed=0)]
+        rng = np.random.default_rng(0)
+        for theirs, mine in zip(nets[0].learnable, nets[1].learnable, strict=True):  # positive: BatchNorm's
+            fan_in = theirs.blob.count // max(theirs.blob.shape[0], 1) if theirs.blob.num_axes > 1 else 1
+            theirs.blob.data = mine.blob.data = np.abs(rng.standard_normal(theirs.blob.shape)) / fan_in
+        inputs = {name: (rng.random if nets[0].blobs[name].num_axes > 1 else np.zeros)(nets[0].blobs[name].shape)
+                  for name in nets[0].inputs}  # labels (one value per item): class 0
+        expected, found = (net.forward(**inputs) for net in nets)
+        for name, value in expected.items():
+            np.testing.assert_allclose(found[name], value, rtol=1e-4, atol=1e-5 * np.abs(value).max(),
+                                       err_msg=f"{rel}: output {name}")
+        compared += any(blob.channels_last for blob in nets[1].blobs.values())
+    assert compared >= 25  # nets that did lay some activations out channels-last
