@@ -75,10 +75,7 @@ class InfogainLoss(LossLayer):
         # H[label] as (outer, K, inner), zero for the ignored items
         self.rows = np.moveaxis(h[self.labels], 2, 1) * self.valid[:, None, :]
         loss = -(self.rows * np.log(np.maximum(self.prob, LOG_THRESHOLD))).sum()
-        self.norm = self.normalizer(self.mode, self.outer, self.inner, int(self.valid.sum()))
-        top[0].data = loss / self.norm
-        if len(top) > 1:
-            top[1].data = self.prob.reshape(top[1].shape)
+        self.write_softmax_loss(top, loss, self.prob, self.valid)
 
     def backward(self, top: Blobs, propagate_down: list[bool], bottom: Blobs) -> None:
         self.refuse_gradient(propagate_down, 1)

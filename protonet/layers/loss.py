@@ -58,6 +58,14 @@ class LossLayer(Layer):
             value = 1
         return max(float(value), 1.0)
 
+    def write_softmax_loss(self, top: Blobs, loss: float, prob: np.ndarray, valid: np.ndarray) -> None:
+        """top 0 = loss / normalizer (kept as self.norm for backward) over the valid items; top 1, when
+        asked for, the softmax probabilities (the softmax losses' shared tail)."""
+        self.norm = self.normalizer(self.mode, self.outer, self.inner, int(valid.sum()))
+        top[0].data = loss / self.norm
+        if len(top) > 1:
+            top[1].data = prob.reshape(top[1].shape)
+
     def refuse_gradient(self, propagate_down: list[bool], index: int, what: str = "the labels") -> None:
         """A ConfigError when back-propagation to bottom `index` is requested (labels, similarity, H...)."""
         if index < len(propagate_down) and propagate_down[index]:

@@ -35,10 +35,7 @@ class SoftmaxWithLoss(LossLayer):
         self.labels, self.valid = split_ignored(labels, self.ignore)
         picked = np.take_along_axis(self.prob, self.labels[:, None, :], axis=1)[:, 0, :]
         loss = -np.log(np.maximum(picked, FLT_MIN))[self.valid].sum()
-        self.norm = self.normalizer(self.mode, self.outer, self.inner, int(self.valid.sum()))
-        top[0].data = loss / self.norm
-        if len(top) > 1:
-            top[1].data = self.prob.reshape(top[1].shape)
+        self.write_softmax_loss(top, loss, self.prob, self.valid)
 
     def backward(self, top: Blobs, propagate_down: list[bool], bottom: Blobs) -> None:
         """dx = (p - onehot(label)) * valid * w / normalizer; top 1 (p) sends no gradient, as in Caffe."""

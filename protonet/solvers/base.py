@@ -91,6 +91,7 @@ class Solver:
         self.last_snapshot: tuple[int, str] | None = None
         self.monitor = Monitor(run_files(self.prefix)["metrics"] if self.prefix else None, progress)
         self._started = False
+        self._plan: tuple[object, list[list[tuple[int, slice]]]] = (None, [])  # (threads, sizes) -> the update plan
         self._lock: RunLock | None = None
         self._copy_weights(weights, reinit)
 
@@ -260,7 +261,7 @@ class Solver:
         elements in any split: the same result), the parts dealt largest first to the least loaded thread."""
         sizes = tuple(lp.blob.count for lp in self._net.learnable)
         key = (parallel.threads(), sizes)
-        if getattr(self, "_plan", (None,))[0] != key:
+        if self._plan[0] != key:
             count = key[0]
             blocks = [parallel.parts(size // 64, count, minimum=MIN_SPLIT_ELEMENTS // 64) for size in sizes]
             work = sorted(((k, slice(part.start * 64, size if part.stop == size // 64 else part.stop * 64))
