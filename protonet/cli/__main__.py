@@ -1,0 +1,5 @@
+"""`python -m protonet.cli`."""
+
+from . import main
+
+main()

@@ -1,0 +1,117 @@
+"""Commands that run a net: train, test, time, deploy."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from . import PHASE, cli
+
+EFFECT = click.Choice(["snapshot", "stop", "none"])
+
+
+@cli.command()
+@click.option("--solver", "solver_file", required=True, help="Solver file (.prototxt or .yaml).")
+@click.option("--weights", default=None, help="Initialise from these weights (fine-tuning), or zoo:NAME.")
+@click.option("--reinit", multiple=True, metavar="LAYER",
+              help="With --weights: keep this layer's fresh filler values (repeatable).")
+@click.option("--snapshot", default=None, help="Resume from this .solverstate.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a solver field, e.g. --set base_lr=0.001 (repeatable).")
+@click.option("--sigint-effect", type=EFFECT, default="stop", show_default=True,
+              help="Ctrl-C: stop (after a snapshot), snapshot (and go on) or none.")
+@click.option("--sighup-effect", type=EFFECT, default="snapshot", show_default=True,
+              help="SIGHUP: snapshot (and go on), stop (after a snapshot) or none.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar [default: when on a terminal].")
+@click.option("--debug-info", is_flag=True,
+              help="Log each layer's mean |data| and |diff| on display iterations (solver field debug_info).")
+def train(solver_file: str, weights: str | None, reinit: tuple[str, ...], snapshot: str | None,
+          overrides: tuple[str, ...], sigint_effect: str, sighup_effect: str, progress: bool | None,
+          debug_info: bool) -> None:
+    """Train a net as the solver file says; snapshots go where snapshot_prefix points."""
+    from ..solvers import SignalHandler, Solver
+    from ..zoo import resolve_weights
+
+    if weights and snapshot:
+        raise click.UsageError("give --snapshot to resume or --weights to fine-tune, not both")
+    if reinit and not weights:
+        raise click.UsageError("--reinit applies only with --weights")
+    solver = Solver(solver_file, overrides=[*overrides, *(["debug_info=true"] if debug_info else [])],
+                    reinit=list(reinit),
+                    weights=resolve_weights(weights) if weights else None,
+                    progress=sys.stderr.isatty() if progress is None else progress)
+    if snapshot:
+        solver.restore(snapshot)
+    with SignalHandler(sigint=sigint_effect, sighup=sighup_effect, sigterm="stop") as signals:
+        solver.solve(signals)
+    if solver.last_snapshot:
+        click.echo(f"last snapshot: {solver.last_snapshot[1]} (iteration {solver.last_snapshot[0]})")
+
+
+@cli.command()
+@click.option("--model", required=True, help="Net definition, or zoo:NAME.")
+@click.option("--weights", default=None, help="Weights (.caffemodel or .npz), or zoo:NAME.")
+@click.option("--iterations", type=int, default=None,
+              help="Batches to average over [default: one full pass over the test source].")
+@click.option("--phase", type=PHASE, default="TEST", show_default=True)
+@click.option("--stage", multiple=True, help="NetState stage (repeatable).")
+@click.option("--level", type=int, default=0, show_default=True)
+def test(model: str, weights: str | None, iterations: int | None, phase: str, stage: tuple[str, ...],
+         level: int) -> None:
+    """Score a trained net: the mean of each output over the test source.
+
+    A zoo model is scored with the train_val net saved in its entry (data and accuracy layers).
+    """
+    from ..evaluate import evaluate
+    from ..net import Net
+    from ..zoo import resolve_scoring_model, resolve_weights
+
+    if weights is None and not model.startswith("zoo:"):
+        raise click.UsageError("give --weights (or a zoo:NAME model, whose weights come with it)")
+    net = Net(resolve_scoring_model(model), phase=phase, stages=stage, level=level)
+    net.copy_from(resolve_weights(weights or model), log=logging.getLogger("protonet").info)
+    for name, value in evaluate(net, iterations, progress=sys.stderr.isatty()).items():
+        click.echo(f"{name} = {value:.6g}")
+
+
+@cli.command()
+@click.option("--model", required=True, help="Net definition, or zoo:NAME.")
+@click.option("--iterations", type=int, default=50, show_default=True)
+@click.option("--phase", type=PHASE, default="TRAIN", show_default=True)
+def time(model: str, iterations: int, phase: str) -> None:
+    """Time each layer's forward and backward pass, as `caffe time` does."""
+    from ..evaluate import time_layers
+    from ..net import Net
+    from ..zoo import resolve_model
+
+    net = Net(resolve_model(model), phase=phase, seed=0)
+    rows, forward, backward = time_layers(net, iterations)
+    click.echo(f"{'layer':<24} {'type':<20} {'forward ms':>11} {'backward ms':>12}")
+    for name, kind, f, b in rows:
+        click.echo(f"{name:<24} {kind:<20} {f:>11.3f} {b:>12.3f}")
+    click.echo(f"Average Forward pass: {forward:.3f} ms.")
+    click.echo(f"Average Backward pass: {backward:.3f} ms.")
+    click.echo(f"Average Forward-Backward: {forward + backward:.3f} ms.")
+
+
+@cli.command()
+@click.option("--model", required=True, help="The train_val net.")
+@click.option("--weights", required=True, help="Trained weights (.caffemodel or .npz).")
+@click.option("--name", required=True, help="Name of the zoo entry.")
+@click.option("--description", default="", help="One line saying what the model is.")
+@click.option("--evaluate/--no-evaluate", default=True, show_default=True,
+              help="Score the model on its test source and record the metrics.")
+def deploy(model: str, weights: str, name: str, description: str, evaluate: bool) -> None:
+    """Turn a trained run into a zoo entry (deploy net, weights, metadata with sha256)."""
+    from ..deploy import deploy as make_entry
+    from ..evaluate import evaluate as score
+    from ..net import Net
+
+    metrics = {}
+    if evaluate:
+        net = Net(model, weights=weights, phase="TEST")
+        metrics = {k: round(v, 6) for k, v in score(net, progress=sys.stderr.isatty()).items()}
+    folder = make_entry(model, weights, name, description=description, metrics=metrics)
+    click.echo(f"deployed {name} to {folder}" + "".join(f"\n  {k} = {v}" for k, v in metrics.items()))
