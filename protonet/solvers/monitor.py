@@ -72,7 +72,7 @@ class Monitor:
         from tqdm.contrib.logging import logging_redirect_tqdm
 
         bar = tqdm(total=stop, initial=start, unit="it", file=sys.stderr, dynamic_ncols=True, desc="train")
-        with logging_redirect_tqdm([logging.root, log]), bar as self.bar:
+        with logging_redirect_tqdm(_loggers_with_handlers()), bar as self.bar:
             try:
                 yield
             finally:
@@ -82,6 +82,18 @@ class Monitor:
         if self.bar is not None:
             self.bar.set_postfix(loss=_g(loss, 4), lr=_g(lr, 3), refresh=False)
             self.bar.update(1)
+
+
+def _loggers_with_handlers() -> list[logging.Logger]:
+    """The loggers on the way from "protonet" to the root that hold handlers: only their handlers print,
+    so only they are moved above the bar (a handler added to one that has none prints every line twice,
+    once itself and once through the logger it propagates to)."""
+    found, logger = [], log
+    while logger is not None:
+        if logger.handlers:
+            found.append(logger)
+        logger = logger.parent if logger.propagate else None
+    return found
 
 
 def log_outputs(kind: str, outputs: Outputs, weights: dict[str, float]) -> None:
