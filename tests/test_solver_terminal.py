@@ -40,5 +40,6 @@ def test_each_log_line_prints_once_under_a_terminal(tmp_path: Path):
         process.wait(timeout=60)
     assert process.returncode == 0, output
     assert "it/s" in output or "train:" in output  # the bar was drawn: this was a terminal
-    for line in ("Iteration 10, loss = ", "Iteration 10, lr = 0.1", "Train net output #0: loss"):
+    for line in ("Solving small", "Iteration 10, loss = ", "Iteration 10, lr = 0.1", "Optimization Done."):
         assert output.count(line) == 1, output
+    assert output.count("Train net output #0: loss") == 3, output  # iterations 0, 10 and 20
