@@ -17,6 +17,7 @@ from google.protobuf import descriptor, text_format
 from google.protobuf.message import Message
 
 from .errors import ConfigError, StorageError, did_you_mean
+from .io import read_regular
 from .proto import pb
 
 M = TypeVar("M", bound=Message)
@@ -63,11 +64,13 @@ def syntax_of(path: str | Path) -> str:
 
 def read_text(path: str | Path) -> str:
     try:
-        return Path(path).read_text(encoding="utf-8")
+        return read_regular(path).decode("utf-8")
     except FileNotFoundError:
         raise ConfigError("file not found", file=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise StorageError(f"cannot read: {exc}", file=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=str(path)) from None
+    except OSError as exc:
+        raise StorageError(f"cannot read: {exc.strerror or exc}", file=str(path)) from None
 
 
 # ------------------------------------------------------------------ parsing

@@ -13,7 +13,7 @@ from google.protobuf.message import DecodeError
 
 from .blob import check_shape
 from .errors import ProtonetError, WeightsError
-from .io import atomic_write
+from .io import atomic_write, read_regular
 from .proto import pb
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ def parse_netparameter(data: bytes, path: str) -> pb.NetParameter:
 def read_file_bytes(path: str, noun: str) -> bytes:
     """The bytes of a weights-like file; a WeightsError naming `noun` when it is missing or unreadable."""
     try:
-        return Path(path).read_bytes()
+        return read_regular(path)
     except FileNotFoundError:
         raise WeightsError(f"{noun} not found", file=path) from None
     except OSError as exc:

@@ -20,7 +20,7 @@ import yaml
 
 from . import config
 from .errors import ConfigError, DataError, ProtonetError, WeightsError, did_you_mean
-from .io import atomic_write, fsync_dir, write_error
+from .io import atomic_write, fsync_dir, open_regular, write_error
 
 PREFIX = "zoo:"
 
@@ -31,7 +31,7 @@ def zoo_dir() -> Path:
 
 def sha256_of(path: str | Path) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with open_regular(path) as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()

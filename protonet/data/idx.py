@@ -22,7 +22,7 @@ import numpy as np
 
 from ..blob import check_shape
 from ..errors import DataError, StorageError
-from ..io import atomic_write
+from ..io import atomic_write, open_regular
 
 GZIP_MAGIC = b"\x1f\x8b"
 IDX_TYPES = {0x08: np.dtype(">u1"), 0x09: np.dtype(">i1"), 0x0B: np.dtype(">i2"),
@@ -39,7 +39,7 @@ def open_maybe_gzip(path: str | Path) -> Iterator[BinaryIO]:
     both naming the path.
     """
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             compressed = handle.read(2) == GZIP_MAGIC
             handle.seek(0)
             yield gzip.GzipFile(fileobj=handle, mode="rb") if compressed else handle

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..blob import LIMIT_VARIABLE, check_shape, max_elements
 from ..errors import ConfigError, DataError
+from ..io import read_regular
 
 
 def pillow() -> ModuleType:
@@ -43,7 +44,7 @@ def read_image(path: Path, *, color: bool, size: tuple[int, int] | None, source:
         check_size("resized image", size, color, source, line)
     try:
         # from memory: Pillow trusts declared chunk lengths in fp.read(n), which a file would allocate in full
-        with image_module.open(io.BytesIO(path.read_bytes())) as image:
+        with image_module.open(io.BytesIO(read_regular(path))) as image:
             check_size(f"image '{path}'", image.size[::-1], color, source, line)  # before decoding
             image = image.convert("RGB" if color else "L")
             if size is not None and image.size != (size[1], size[0]):

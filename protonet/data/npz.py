@@ -16,6 +16,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from ..errors import DataError, StorageError
+from ..io import open_regular
 from ..weights import check_npy_header
 
 HOW_TO_SAVE = "save one with np.savez(path, data=images, labels=labels)"
@@ -33,7 +34,7 @@ def read_npz(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     """(data, labels or None) of an .npz file, as stored (shapes are checked by the caller)."""
     name = str(path)
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             return _read(handle, name)
     except FileNotFoundError:
         raise DataError("file not found", file=name) from None

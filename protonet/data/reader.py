@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError
+from ..io import read_regular
 
 Order = Callable[[int, int], np.ndarray]  # (seed, epoch) -> the epoch's permutation of the records
 
@@ -110,7 +111,7 @@ class ReadsRecords:
 def read_list(path: Path) -> list[tuple[int, str]]:
     """The non-blank lines of a list file as (line number, text without surrounding blanks)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular(path).decode("utf-8")
     except UnicodeDecodeError:
         raise DataError("is not a text file (expected one entry per line)", file=str(path)) from None
     except OSError as exc:

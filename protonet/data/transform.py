@@ -19,6 +19,7 @@ import numpy as np
 from google.protobuf.message import DecodeError
 
 from ..errors import ConfigError, DataError, WeightsError
+from ..io import read_regular
 from ..proto import pb
 from ..weights import blobproto_to_array
 from .sources import resolve_path
@@ -95,7 +96,7 @@ def read_mean_file(name: str, base_dir: Path) -> np.ndarray:
     path = resolve_path(name, base_dir)
     blob = pb.BlobProto()
     try:
-        blob.ParseFromString(path.read_bytes())
+        blob.ParseFromString(read_regular(path))
         return blobproto_to_array(blob, file=str(path))
     except (DecodeError, RuntimeError, ValueError) as exc:
         raise DataError(f"not a valid .binaryproto mean file ({exc})", file=str(path)) from None

@@ -8,6 +8,7 @@ import numpy as np
 from google.protobuf.message import DecodeError
 
 from ..errors import DataError
+from ..io import read_regular
 from ..ops.softmax import softmax
 from ..proto import pb
 from ..weights import blobproto_to_array
@@ -43,7 +44,7 @@ class InfogainLoss(LossLayer):
                              hint="set infogain_loss_param.source to a .binaryproto, or give H as bottom 2")
         path = Path(source) if Path(source).is_absolute() else self.ctx.base_dir / source
         try:
-            blob = pb.BlobProto.FromString(path.read_bytes())
+            blob = pb.BlobProto.FromString(read_regular(path))
         except FileNotFoundError:
             raise DataError("infogain matrix file not found", file=str(path), layer=self.name) from None
         except OSError as exc:
