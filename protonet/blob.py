@@ -11,6 +11,7 @@ from .errors import ConfigError, ProtonetError
 
 MAX_ELEMENTS = 2**31  # default limit of elements per array; $PROTONET_MAX_ELEMENTS overrides it
 LIMIT_VARIABLE = "PROTONET_MAX_ELEMENTS"
+MAX_AXES = 32  # Caffe's kMaxBlobAxes
 
 
 def max_elements() -> int:
@@ -32,6 +33,9 @@ def check_shape(shape: tuple[int, ...], what: str = "blob", error: type[Protonet
                 file: str | None = None, layer: str | None = None) -> tuple[int, ...]:
     """Validate a shape before anything of it is allocated: non-negative dims, at most max_elements().
     Faults are `error`s naming `file` and `layer` when given."""
+    if len(shape) > MAX_AXES:  # first: a shape of millions of axes is neither listed nor multiplied out
+        raise error(f"{what} shape has {len(shape)} axes; at most {MAX_AXES} are allowed", file=file, layer=layer,
+                    hint="a blob has one axis per dim entry, as in Caffe (kMaxBlobAxes)")
     shape = tuple(int(d) for d in shape)
     if any(d < 0 for d in shape):
         raise error(f"{what} shape {list(shape)} has a negative dimension", file=file, layer=layer)

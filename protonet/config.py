@@ -7,6 +7,7 @@ names the file, the line, the layer and the field, with the nearest valid name.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,7 +18,7 @@ from google.protobuf import descriptor, text_format
 from google.protobuf.message import Message
 
 from .errors import ConfigError, StorageError, did_you_mean
-from .io import read_regular
+from .io import open_regular
 from .proto import pb
 
 M = TypeVar("M", bound=Message)
@@ -62,9 +63,19 @@ def syntax_of(path: str | Path) -> str:
                       hint="use .prototxt for protobuf text or .yaml/.yml for YAML")
 
 
+MAX_CONFIG_BYTES = 4 << 20  # ~17x the largest net in Caffe's model zoos; parsing is ~1.5 s per MiB
+
+
 def read_text(path: str | Path) -> str:
+    """A config file's text, refused before parsing when it is not a regular file or over MAX_CONFIG_BYTES."""
     try:
-        return read_regular(path).decode("utf-8")
+        with open_regular(path) as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > MAX_CONFIG_BYTES:
+                raise ConfigError(f"is {size / 2**20:.1f} MiB; config files over {MAX_CONFIG_BYTES >> 20} MiB "
+                                  "are refused", file=str(path),
+                                  hint="real net and solver files are at most a few hundred KB")
+            return handle.read().decode("utf-8")
     except FileNotFoundError:
         raise ConfigError("file not found", file=str(path)) from None
     except UnicodeDecodeError as exc:

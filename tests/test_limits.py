@@ -344,3 +344,31 @@ def test_an_hdf5_data_file_declaring_an_absurd_dataset_is_refused(tmp_path: Path
     with h5py.File(path, "w") as handle:
         handle.create_dataset("data", shape=(2**20, 2**20), dtype="f4", chunks=(1, 1024))
     assert_names_the_limit(refused(DataError, lambda: read_datasets(path, ["data"])))
+
+
+def input_net(dims: int) -> str:
+    return f'layer {{ name: "in" type: "Input" top: "x" input_param {{ shape {{ {"dim: 1 " * dims}}} }} }}'
+
+
+@pytest.mark.parametrize("syntax", ["prototxt", "yaml"])
+def test_more_axes_than_caffes_32_are_one_error_naming_the_layer(tmp_path: Path, syntax: str):
+    path = tmp_path / f"net.{syntax}"
+    dims = ", ".join(["1"] * 65)
+    path.write_text(input_net(65) if syntax == "prototxt" else
+                    f"layer:\n  - {{name: in, type: Input, top: x, input_param: {{shape: {{dim: [{dims}]}}}}}}\n")
+    with pytest.raises(ConfigError, match=r"layer 'in': blob shape has 65 axes; at most 32 are allowed") as info:
+        Net(path)
+    assert str(info.value).startswith(str(path))
+    assert Net(config.parse(input_net(32), pb.NetParameter())).blobs["x"].shape == (1,) * 32
+
+
+def test_a_blobproto_with_more_than_32_axes_is_refused():
+    with pytest.raises(WeightsError, match="has 40 axes; at most 32"):
+        blobproto_to_array(blob_of([1] * 40, 1), file="w.caffemodel", layer="ip")
+
+
+def test_a_config_of_millions_of_entries_is_refused_before_parsing(tmp_path: Path):
+    path = tmp_path / "big.prototxt"
+    path.write_text(input_net(5_000_000))  # 35 MB: parsing it whole would take over a minute
+    with pytest.raises(ConfigError, match=r"big.prototxt: is 33.4 MiB; config files over 4 MiB are refused"):
+        config.load_net(path)
