@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,6 +178,9 @@ class Net:
         available: dict[str, None] = {}
         owners: dict[str, tuple[Blob, pb.ParamSpec, str]] = {}
         self.inputs: list[str] = []
+        names = Counter(lp.name for lp in self.param.layer if lp.name)
+        for name in (name for name, count in names.items() if count > 1):
+            log.warning("Note: more than one layer is named '%s'; weights by name go to the last", name)
         for lp in self.param.layer:
             try:
                 self._add_layer(lp, available, owners)
@@ -188,8 +191,6 @@ class Net:
 
     def _add_layer(self, lp: pb.LayerParameter, available: dict[str, None],
                    owners: dict[str, tuple[Blob, pb.ParamSpec, str]]) -> None:
-        if lp.name and any(lp.name == layer.name for layer in self.layers):
-            log.warning("Note: more than one layer is named '%s'; weights by name go to the last", lp.name)
         cls = layer_class(lp.type, lp.name)
         if cls.is_loss and not lp.top:  # Caffe's AutoTopBlobs: an anonymous loss output
             lp.top.append(f"{lp.name or lp.type}_(automatic)")

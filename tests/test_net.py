@@ -283,3 +283,29 @@ def test_truncated_caffemodel_is_a_weights_error(tmp_path):
     (tmp_path / "cut.caffemodel").write_bytes(data[: len(data) // 2])
     with pytest.raises(WeightsError, match="cut.caffemodel"):
         net.copy_from(tmp_path / "cut.caffemodel")
+
+
+def relu_chain(count: int, name: str = "r{i}") -> str:
+    head = 'layer { name: "in" type: "Input" top: "x" input_param { shape { dim: 1 dim: 4 } } }\n'
+    return head + "".join(f'layer {{ name: "{name.format(i=i)}" type: "ReLU" bottom: "x" top: "x" }}\n'
+                          for i in range(count))
+
+
+def test_building_a_net_scans_the_layer_package_at_most_once(monkeypatch):
+    """Type look-ups go to the registry's dict: the layer modules are found once per process, not per layer."""
+    import pkgutil
+
+    net_from(relu_chain(1))  # the registry is filled
+    scans = []
+    original = pkgutil.iter_modules
+    monkeypatch.setattr(pkgutil, "iter_modules", lambda *a, **k: scans.append(1) or original(*a, **k))
+    assert len(net_from(relu_chain(2000)).layers) == 2001
+    assert scans == []
+
+
+def test_duplicate_layer_names_get_one_note_each(caplog):
+    with caplog.at_level("WARNING", logger="protonet"):
+        net = net_from(relu_chain(5, name="r{i}") + relu_chain(3, name="same").split("\n", 1)[1])
+    assert len(net.layers) == 9
+    notes = [r.getMessage() for r in caplog.records if "more than one layer is named" in r.getMessage()]
+    assert notes == ["Note: more than one layer is named 'same'; weights by name go to the last"]

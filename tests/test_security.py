@@ -63,6 +63,11 @@ def test_yaml_is_only_read_safely():
     assert not source_lines(r"yaml\.Loader\b")
     loads = source_lines(r"yaml\.(load|compose|parse)\(")
     assert loads and all("SafeLoader" in line for line in loads), loads
+    import yaml
+
+    from protonet.config import SafeLoader
+
+    assert SafeLoader in (getattr(yaml, "CSafeLoader", None), yaml.SafeLoader)
 
 
 def test_no_imports_named_by_data():

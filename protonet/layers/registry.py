@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from ..errors import ConfigError, did_you_mean
@@ -45,6 +46,7 @@ def summary(cls: type) -> str:
     return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
 
 
+@functools.cache
 def _load_all() -> None:
     """Import every module of this package once; each layer module registers its class."""
     import importlib
