@@ -17,7 +17,7 @@ import yaml
 from google.protobuf import descriptor, text_format
 from google.protobuf.message import Message
 
-from .errors import ConfigError, StorageError, did_you_mean
+from .errors import ConfigError, ProtonetError, StorageError, did_you_mean
 from .io import open_regular
 from .proto import pb
 
@@ -427,6 +427,19 @@ def _find_enum(enum_name: str) -> descriptor.EnumDescriptor | None:
         return pb.DESCRIPTOR.pool.FindEnumTypeByName(enum_name)
     except KeyError:
         return None
+
+
+def layer_line(path: str | Path, layer: str) -> int | None:
+    """The line (1-based) of the first `name: LAYER` entry other than the net's own name in a net file,
+    prototxt or YAML; None when the file cannot be read or holds no such line."""
+    pattern = re.compile(rf"""(^|[\s{{,-])name\s*:\s*(["']?){re.escape(layer)}\2\s*($|[\s,}}#])""")
+    try:
+        rows = read_text(path).splitlines()
+    except ProtonetError:
+        return None
+    found = [number for number, row in enumerate(rows, 1) if pattern.search(row)]
+    in_layers = [number for number in found if not rows[number - 1].startswith("name")]  # not the net's name
+    return (in_layers or found or [None])[0]
 
 
 def _enclosing_layer(text: str, line: int) -> str | None:

@@ -156,10 +156,13 @@ class Net:
         self.source = None if isinstance(model, pb.NetParameter) else str(model)
         self.ctx = LayerContext(phase=state.phase, dtype=np.dtype(dtype), rng=np.random.default_rng(seed),
                                 base_dir=base, seed=seed)
-        self.param = insert_splits(filter_net(param, state))
         # observer("forward" | "backward", layer index) runs after each layer: debug_info, fault finding.
         self.observer: Callable[[str, int], None] | None = None
-        self._build()
+        try:
+            self.param = insert_splits(filter_net(param, state))
+            self._build()
+        except ProtonetError as exc:
+            raise self._located(exc) from None
         if channels_last:
             self._lay_out_channels_last()
         if weights:
@@ -185,9 +188,18 @@ class Net:
             try:
                 self._add_layer(lp, available, owners)
             except ProtonetError as exc:
-                raise exc.located(layer=lp.name, file=self.source) from None
+                raise exc.located(layer=lp.name) from None
         self.outputs = list(available)
         self._plan_backward()
+
+    def _located(self, exc: ProtonetError) -> ProtonetError:
+        """A construction error with this net's file and, when it names a layer, that layer's line."""
+        from .config import layer_line
+
+        if self.source is None or exc.file not in (None, self.source):
+            return exc
+        line = exc.line or (layer_line(self.source, exc.layer) if exc.layer else None)
+        return exc.located(file=self.source, line=line)
 
     def _add_layer(self, lp: pb.LayerParameter, available: dict[str, None],
                    owners: dict[str, tuple[Blob, pb.ParamSpec, str]]) -> None:

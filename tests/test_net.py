@@ -1,5 +1,7 @@
 """Net construction with Caffe's rules, the pycaffe-like surface, and bad-input messages."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -309,3 +311,26 @@ def test_duplicate_layer_names_get_one_note_each(caplog):
     assert len(net.layers) == 9
     notes = [r.getMessage() for r in caplog.records if "more than one layer is named" in r.getMessage()]
     assert notes == ["Note: more than one layer is named 'same'; weights by name go to the last"]
+
+
+@pytest.mark.parametrize(("name", "text", "line"), [
+    ("net.prototxt", 'name: "fc"\nlayer { name: "in" type: "Input" top: "data" input_param { shape { dim: 1 } } }\n'
+                     'layer {\n  name: "fc"\n  type: "ReLU"\n  bottom: "dta"\n  top: "fc"\n}\n', 4),
+    ("net.yaml", "name: fc\nlayer:\n  - {name: in, type: Input, top: data, input_param: {shape: {dim: [1]}}}\n"
+                 "  - name: fc\n    type: ReLU\n    bottom: dta\n    top: fc\n", 4),
+])
+def test_an_unknown_bottom_names_the_file_and_the_layers_line(tmp_path, name, text, line):
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        Net(path)
+    assert str(info.value).startswith(f"{path}:{line}: layer 'fc': unknown bottom blob 'dta' (bottom 0)")
+    assert "did you mean 'data'?" in str(info.value)
+
+
+def test_a_layer_setup_error_names_the_file_and_line(tmp_path):
+    path = tmp_path / "net.prototxt"
+    path.write_text('layer { name: "in" type: "Input" top: "data" input_param { shape { dim: 1 dim: 4 } } }\n'
+                    'layer { name: "fc" type: "InnerProduct" bottom: "data" top: "fc" }\n')
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(path))}:2: layer 'fc': inner_product_param.num_output"):
+        Net(path)
