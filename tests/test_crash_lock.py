@@ -36,7 +36,7 @@ def test_a_second_run_fails_naming_the_first_and_a_stale_lock_is_taken_over(
         wait_for(lambda: lock.is_file() and lock.read_text().startswith(f"{first.pid} "), "the first's lock")
         wait_for(lambda: snapshot_iters(tmp_path / "snap"), "the first run's first snapshot")
         holder = f"(pid {first.pid} on host {socket.gethostname()})"
-        second = Solver(solver_file)
+        second = Solver(solver_file, record=True)
         message = rf"s\.lock: snapshot prefix '.*/snap/s' is in use by another run {re.escape(holder)}; "
         with pytest.raises(StorageError, match=message):
             second.step(1)

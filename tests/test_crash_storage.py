@@ -82,7 +82,7 @@ def test_a_failed_snapshot_over_an_older_one_of_the_same_iteration_keeps_the_pai
 
 
 def test_a_full_disk_while_appending_metrics(tmp_path: Path, monkeypatch: MonkeyPatch) -> None:
-    solver = Solver(write_run(tmp_path, SMALL_NET, f"{SMALL_SOLVER} max_iter: 10 display: 1"))
+    solver = Solver(write_run(tmp_path, SMALL_NET, f"{SMALL_SOLVER} max_iter: 10 display: 1"), record=True)
     solver.step(2)
     metrics = tmp_path / "snap" / "s_metrics.jsonl"
     before = metrics.read_bytes()
@@ -96,7 +96,7 @@ def test_a_full_disk_while_appending_metrics(tmp_path: Path, monkeypatch: Monkey
 
 
 def test_a_full_disk_at_the_start_of_a_run(tmp_path: Path, monkeypatch: MonkeyPatch) -> None:
-    solver = Solver(write_run(tmp_path, SMALL_NET, f"{SMALL_SOLVER} max_iter: 10 snapshot: 2"))
+    solver = Solver(write_run(tmp_path, SMALL_NET, f"{SMALL_SOLVER} max_iter: 10 snapshot: 2"), record=True)
     FullDisk(tmp_path / "snap", free=10).install(monkeypatch)
     with pytest.raises(StorageError, match=r"s_solver\.prototxt: cannot write: No space left"):
         solver.step(2)
@@ -128,7 +128,7 @@ def test_a_killed_runs_temporaries_are_cleared_by_the_next_run(tmp_path: Path) -
               "s_iter_4.caffemodel.abcdefgh.tmp"]  # another prefix's, or not atomic_write's
     for name in ours + others:
         (snap / name).write_bytes(b"partial")
-    solver = Solver(write_run(tmp_path, SMALL_NET, f"{SMALL_SOLVER} max_iter: 10"))
+    solver = Solver(write_run(tmp_path, SMALL_NET, f"{SMALL_SOLVER} max_iter: 10"), record=True)
     solver.step(1)
     written = ["s_metrics.jsonl", "s_net.prototxt", "s_solver.prototxt"]
     assert sorted(os.listdir(snap)) == sorted(others + written)

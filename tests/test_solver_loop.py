@@ -136,6 +136,21 @@ def test_the_resolved_solver_and_net_are_written(tmp_path: Path) -> None:
     assert all(np.array_equal(a, b) for a, b in zip(weights(again), weights(fresh), strict=True))
 
 
+def test_stepping_as_a_library_writes_no_run_files(tmp_path: Path) -> None:
+    """No snapshot_prefix: the prefix is the solver file's stem, yet step() alone writes nothing there."""
+    path = write_files(tmp_path, "display: 1")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    solver = Solver(path)
+    solver.step(3)
+    assert solver.iter == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    recorded = Solver(path, record=True)
+    recorded.step(1)
+    assert {"solver_solver.prototxt", "solver_net.prototxt", "solver_metrics.jsonl"} <= {
+        p.name for p in tmp_path.iterdir()}
+    assert not (tmp_path / "solver.lock").exists()
+
+
 def test_seeds(tmp_path: Path) -> None:
     a = make_solver(feed_net(), "test_iter: 1 test_iter: 1 test_interval: 5 random_seed: 42")
     b = make_solver(feed_net(), "test_iter: 1 test_interval: 5 random_seed: 42")

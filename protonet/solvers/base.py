@@ -63,11 +63,15 @@ class Solver:
     or list of paths) are copied in by layer name for fine-tuning, except the layers in `reinit`;
     `progress` shows a tqdm bar on stderr. Then `solve()` trains to max_iter (after `restore()` when
     resuming), or `step(n)` runs n iterations.
+
+    Run files (`<prefix>_solver.prototxt` and `_net.prototxt`, the resolved configs, and `_metrics.jsonl`)
+    are written by `solve()`, and by `step()` only when `record` is true: a solver stepped from a notebook
+    or a test harness writes nothing but the snapshots its solver file asks for.
     """
 
     def __init__(self, solver: str | Path | pb.SolverParameter, overrides: list[str] | None = None, *,
                  weights: Weights = None, reinit: tuple[str, ...] | list[str] = (), progress: bool = False,
-                 dtype: type | np.dtype = np.float32) -> None:
+                 dtype: type | np.dtype = np.float32, record: bool = False) -> None:
         self.param, self.source = load(solver, overrides)
         file = str(self.source) if self.source else None
         validate(self.param, file)
@@ -89,8 +93,9 @@ class Solver:
         self.test_scores: list[dict[str, float | np.ndarray]] = [{} for _ in self._test_nets]
         self.stopped_early = False
         self.last_snapshot: tuple[int, str] | None = None
-        self.monitor = Monitor(run_files(self.prefix)["metrics"] if self.prefix else None, progress)
-        self._started = False
+        self.monitor = Monitor(None, progress)
+        self.record = record
+        self._recording = False
         self._plan: tuple[object, list[list[tuple[int, slice]]]] = (None, [])  # (threads, sizes) -> the update plan
         self._lock: RunLock | None = None
         self._copy_weights(weights, reinit)
@@ -123,6 +128,7 @@ class Solver:
     def solve(self, signals: SignalHandler | None = None) -> None:
         """Train to max_iter from the current iteration; snapshot at the end (snapshot_after_train)."""
         with self._writing():
+            self._record_run()
             self._solve(signals)
 
     def _solve(self, signals: SignalHandler | None) -> None:
@@ -146,11 +152,14 @@ class Solver:
 
     def step(self, iters: int, signals: SignalHandler | None = None) -> None:
         """Run `iters` iterations (fewer when a signal asks to stop; a stop always snapshots)."""
+        if not self.record:
+            self._step(iters, signals)
+            return
         with self._writing():
+            self._record_run()
             self._step(iters, signals)
 
     def _step(self, iters: int, signals: SignalHandler | None) -> None:
-        self._start_run()
         stop_iter = self._iter + iters
         self.stopped_early = False
         with self.monitor.running(self._iter, stop_iter):
@@ -372,28 +381,31 @@ class Solver:
     @contextlib.contextmanager
     def _writing(self) -> Iterator[None]:
         """Hold `<prefix>.lock` (re-entrant) while writing under the prefix: a second run on the same prefix
-        fails at once with a StorageError naming this one's pid. The folder is checked writable first."""
+        fails at once with a StorageError naming this one's pid. The folder is checked writable first, and
+        what a killed run left half written is cleared when the lock is first taken."""
         if not self.prefix:
             yield
             return
-        if self._lock is None:
+        first = self._lock is None
+        if first:
             check_writable(self.prefix)
             self._lock = RunLock(f"{self.prefix}.lock", f"snapshot prefix '{self.prefix}'")
         with self._lock:
+            if first:
+                for name in remove_temporaries(self.prefix):
+                    log.info("Removed %s, a temporary file a stopped run left behind", name)
             yield
 
-    def _start_run(self) -> None:
-        """Once per Solver, before the first iteration (prefix locked): clear what a killed run left half
-        written, write the resolved configs, start the metrics."""
-        if self._started:
+    def _record_run(self) -> None:
+        """Once per Solver, before its first recorded iteration (prefix locked): write the resolved configs
+        and start the metrics file."""
+        if self._recording or not self.prefix:
             return
-        self._started = True
-        if self.prefix:
-            for name in remove_temporaries(self.prefix):
-                log.info("Removed %s, a temporary file a stopped run left behind", name)
-            files = run_files(self.prefix)
-            save(resolved(self.param, self.specs, self.seed, self.prefix), files["solver"])
-            save(self.specs[0].param, files["net"])
+        self._recording = True
+        files = run_files(self.prefix)
+        save(resolved(self.param, self.specs, self.seed, self.prefix), files["solver"])
+        save(self.specs[0].param, files["net"])
+        self.monitor.metrics_path = Path(files["metrics"])
         self.monitor.begin(self._iter)
 
     def _snapshotted(self) -> bool:
