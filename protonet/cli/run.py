@@ -17,7 +17,8 @@ EFFECT = click.Choice(["snapshot", "stop", "none"])
 @click.option("--weights", default=None, help="Initialise from these weights (fine-tuning), or zoo:NAME.")
 @click.option("--reinit", multiple=True, metavar="LAYER",
               help="With --weights: keep this layer's fresh filler values (repeatable).")
-@click.option("--snapshot", default=None, help="Resume from this .solverstate.")
+@click.option("--snapshot", default=None,
+              help="Resume from this .solverstate, or 'latest': the newest snapshot of the solver's prefix.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a solver field, e.g. --set base_lr=0.001 (repeatable).")
 @click.option("--sigint-effect", type=EFFECT, default="stop", show_default=True,
@@ -27,9 +28,11 @@ EFFECT = click.Choice(["snapshot", "stop", "none"])
 @click.option("--progress/--no-progress", default=None, help="Progress bar [default: when on a terminal].")
 @click.option("--debug-info", is_flag=True,
               help="Log each layer's mean |data| and |diff| on display iterations (solver field debug_info).")
+@click.option("--tensorboard", default=None, metavar="DIR",
+              help="Also write the metrics as TensorBoard event files in DIR (needs protonet[tensorboard]).")
 def train(solver_file: str, weights: str | None, reinit: tuple[str, ...], snapshot: str | None,
           overrides: tuple[str, ...], sigint_effect: str, sighup_effect: str, progress: bool | None,
-          debug_info: bool) -> None:
+          debug_info: bool, tensorboard: str | None) -> None:
     """Train a net as the solver file says; snapshots go where snapshot_prefix points."""
     from ..solvers import SignalHandler, Solver
     from ..zoo import resolve_weights
@@ -41,13 +44,27 @@ def train(solver_file: str, weights: str | None, reinit: tuple[str, ...], snapsh
     solver = Solver(solver_file, overrides=[*overrides, *(["debug_info=true"] if debug_info else [])],
                     reinit=list(reinit),
                     weights=resolve_weights(weights) if weights else None,
-                    progress=sys.stderr.isatty() if progress is None else progress)
+                    progress=sys.stderr.isatty() if progress is None else progress, tensorboard=tensorboard)
+    if snapshot == "latest":
+        snapshot = latest_snapshot(solver.prefix)
     if snapshot:
         solver.restore(snapshot)
     with SignalHandler(sigint=sigint_effect, sighup=sighup_effect, sigterm="stop") as signals:
         solver.solve(signals)
     if solver.last_snapshot:
         click.echo(f"last snapshot: {solver.last_snapshot[1]} (iteration {solver.last_snapshot[0]})")
+
+
+def latest_snapshot(prefix: str | None) -> str:
+    """The newest `.solverstate` under the snapshot prefix, or a usage error saying where none was found."""
+    from ..solvers.snapshot import latest_state
+
+    found = latest_state(prefix) if prefix else None
+    if found is None:
+        raise click.UsageError(f"--snapshot latest: no {prefix}_iter_<N>.solverstate to resume from"
+                               if prefix else "--snapshot latest: the solver has no snapshot_prefix")
+    logging.getLogger("protonet").info("Resuming the newest snapshot, %s", found)
+    return found
 
 
 @cli.command()

@@ -48,6 +48,7 @@ from .snapshot import (
     snapshot_paths,
     write_snapshot,
 )
+from .tensorboard import TensorBoard
 
 log = logging.getLogger("protonet")
 
@@ -66,12 +67,14 @@ class Solver:
 
     Run files (`<prefix>_solver.prototxt` and `_net.prototxt`, the resolved configs, and `_metrics.jsonl`)
     are written by `solve()`, and by `step()` only when `record` is true: a solver stepped from a notebook
-    or a test harness writes nothing but the snapshots its solver file asks for.
+    or a test harness writes nothing but the snapshots its solver file asks for. `tensorboard` names a
+    folder for TensorBoard event files of the same metrics, written when the run files are.
     """
 
     def __init__(self, solver: str | Path | pb.SolverParameter, overrides: list[str] | None = None, *,
                  weights: Weights = None, reinit: tuple[str, ...] | list[str] = (), progress: bool = False,
-                 dtype: type | np.dtype = np.float32, record: bool = False) -> None:
+                 dtype: type | np.dtype = np.float32, record: bool = False,
+                 tensorboard: str | Path | None = None) -> None:
         self.param, self.source = load(solver, overrides)
         file = str(self.source) if self.source else None
         validate(self.param, file)
@@ -95,6 +98,7 @@ class Solver:
         self.last_snapshot: tuple[int, str] | None = None
         self.monitor = Monitor(None, progress)
         self.record = record
+        self.tensorboard = tensorboard
         self._recording = False
         self._plan: tuple[object, list[list[tuple[int, slice]]]] = (None, [])  # (threads, sizes) -> the update plan
         self._lock: RunLock | None = None
@@ -398,10 +402,14 @@ class Solver:
 
     def _record_run(self) -> None:
         """Once per Solver, before its first recorded iteration (prefix locked): write the resolved configs
-        and start the metrics file."""
-        if self._recording or not self.prefix:
+        and start the metrics file and TensorBoard's."""
+        if self._recording:
             return
         self._recording = True
+        if self.tensorboard is not None:
+            self.monitor.tensorboard = TensorBoard(self.tensorboard, self._iter)
+        if not self.prefix:
+            return
         files = run_files(self.prefix)
         save(resolved(self.param, self.specs, self.seed, self.prefix), files["solver"])
         save(self.specs[0].param, files["net"])

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io import append, atomic_write, fsync_file
+from .tensorboard import TensorBoard
 
 log = logging.getLogger("protonet")
 
@@ -25,6 +26,7 @@ class Monitor:
         self.metrics_path = Path(metrics_path) if metrics_path else None
         self.progress = progress
         self.bar = None
+        self.tensorboard: TensorBoard | None = None
         self.started = time.perf_counter()
 
     def begin(self, iteration: int) -> None:
@@ -39,14 +41,18 @@ class Monitor:
         atomic_write(path, kept.encode())
 
     def event(self, **fields: object) -> None:
-        """Append one JSON line (whole, or not at all: a full disk leaves the file as it was)."""
-        if self.metrics_path is None:
-            return
+        """Append one JSON line (whole, or not at all: a full disk leaves the file as it was); also to
+        TensorBoard when asked."""
         fields["seconds"] = round(time.perf_counter() - self.started, 3)
-        append(self.metrics_path, (json.dumps(fields) + "\n").encode())
+        if self.metrics_path is not None:
+            append(self.metrics_path, (json.dumps(fields) + "\n").encode())
+        if self.tensorboard is not None:
+            self.tensorboard.event(fields)
 
     def sync(self) -> None:
         """Flush the metrics to disk (at each snapshot, so they survive a crash as the snapshot does)."""
+        if self.tensorboard is not None:
+            self.tensorboard.flush()
         if self.metrics_path is not None and self.metrics_path.is_file():
             fsync_file(self.metrics_path)
 
@@ -64,7 +70,17 @@ class Monitor:
 
     @contextlib.contextmanager
     def running(self, start: int, stop: int) -> Iterator[None]:
-        """A progress bar from `start` to `stop` (when asked for), with log lines printed above it."""
+        """A progress bar from `start` to `stop` (when asked for), with log lines printed above it; the
+        TensorBoard events are flushed at the end."""
+        try:
+            with self._bar(start, stop):
+                yield
+        finally:
+            if self.tensorboard is not None:
+                self.tensorboard.flush()
+
+    @contextlib.contextmanager
+    def _bar(self, start: int, stop: int) -> Iterator[None]:
         if not self.progress:
             yield
             return

@@ -26,6 +26,18 @@ def snapshot_paths(prefix: str, iteration: int) -> tuple[str, str]:
     return f"{prefix}_iter_{iteration}.caffemodel", f"{prefix}_iter_{iteration}.solverstate"
 
 
+def latest_state(prefix: str) -> str | None:
+    """The `.solverstate` of the newest snapshot under `prefix` (highest iteration), or None."""
+    folder, stem = os.path.split(prefix)
+    pattern = re.compile(re.escape(stem) + r"_iter_(\d+)\.solverstate")
+    try:
+        names = os.listdir(folder or ".")
+    except OSError:
+        return None
+    found = [(int(match[1]), name) for name in names if (match := pattern.fullmatch(name))]
+    return os.path.join(folder, max(found)[1]) if found else None
+
+
 def run_files(prefix: str) -> dict[str, str]:
     """The other files a run writes under its prefix: the solver and net as run, and the metrics."""
     return {"solver": f"{prefix}_solver.prototxt", "net": f"{prefix}_net.prototxt",
