@@ -14,7 +14,6 @@ Every conversion is exact: float32 stays float32, float64 stays float64.
 from __future__ import annotations
 
 import io
-from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,19 +21,22 @@ import numpy as np
 from google.protobuf.message import DecodeError, Message
 
 from . import config
-from .blob import check_shape
 from .errors import ConfigError, ProtonetError, WeightsError
 from .io import atomic_write
 from .proto import pb
 from .weights import (
+    CORRUPT,
     LayerWeights,
     array_to_blobproto,
     blobproto_to_array,
     check_npy_header,
+    numbered,
     read_file_bytes,
+    read_hdf5_weights,
     read_npz_arrays,
     read_weights,
     weights_to_npz_bytes,
+    write_hdf5_weights,
 )
 
 CONFIG = (*config.YAML_SUFFIXES, *config.TEXT_SUFFIXES)
@@ -43,7 +45,6 @@ WEIGHTS = (".caffemodel", ".npz", HDF5)
 STATE_SCALARS = ("iter", "current_step")
 STATE_STRINGS = ("learned_net", "random_state")
 CURSOR_FIELDS = ("layer", "position", "epoch")
-CORRUPT = "the file is truncated or corrupt"
 
 
 def load_config(path: str) -> Message:
@@ -99,73 +100,6 @@ def write_caffemodel(weights: LayerWeights, path: str, name: str = "") -> None:
 
 def write_npz(weights: LayerWeights, path: str, name: str = "") -> None:
     atomic_write(path, weights_to_npz_bytes(weights))
-
-
-def read_hdf5_weights(path: str) -> LayerWeights:
-    """Layer name -> arrays from Caffe's HDF5 weights: group `data`, a group per layer, datasets 0, 1..."""
-    h5py = _h5py()
-    found: dict[str, dict[str, np.ndarray]] = OrderedDict()
-
-    def collect(group: h5py.Group, prefix: str) -> None:  # a layer name may hold '/': its group is nested
-        for key, item in group.items():  # in creation order where the file tracks it, else by name
-            if isinstance(item, h5py.Dataset):
-                if item.dtype.kind not in "biuf":
-                    raise WeightsError(f"dataset '{item.name}' holds {item.dtype} values, expected numbers",
-                                       file=path)
-                check_shape(item.shape, f"dataset '{item.name}'", WeightsError, file=path)  # before reading
-                found.setdefault(prefix.rstrip("/"), {})[key] = np.array(item[()])
-            elif isinstance(item, h5py.Group):
-                collect(item, f"{prefix}{key}/")
-            else:  # a committed datatype, or a link to nothing
-                raise WeightsError(f"'{group.name}/{key}' is neither a group nor a dataset", file=path)
-
-    try:
-        with h5py.File(path, "r") as handle:
-            data = handle.get("data")
-            if not isinstance(data, h5py.Group):
-                raise WeightsError("no 'data' group", file=path, hint="is it a Caffe .caffemodel.h5?")
-            collect(data, "")
-    except FileNotFoundError:
-        raise WeightsError("weights file not found", file=path) from None
-    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
-        raise WeightsError(f"not a valid HDF5 weights file ({exc})", file=path,
-                           hint=CORRUPT) from None
-    if "" in found:
-        raise WeightsError("datasets directly in group 'data', expected data/<layer>/<i>", file=path)
-    return OrderedDict((layer, _numbered(arrays, f"data/{layer}", path)) for layer, arrays in found.items())
-
-
-def write_hdf5_weights(weights: LayerWeights, path: str, name: str = "") -> None:
-    """Caffe's Net::ToHDF5 layout; layers keep their order (HDF5 creation order is tracked)."""
-    h5py = _h5py()
-    buffer = io.BytesIO()
-    try:
-        with h5py.File(buffer, "w", track_order=True) as handle:
-            data = handle.create_group("data", track_order=True)
-            for layer, arrays in weights.items():
-                group = data.require_group(layer)
-                for i, array in enumerate(arrays):
-                    group.create_dataset(str(i), data=array)
-    except (ValueError, TypeError) as exc:
-        raise WeightsError(f"cannot write HDF5 weights ({exc})", file=path) from None
-    atomic_write(path, buffer.getvalue())
-
-
-def _h5py():
-    try:
-        import h5py
-    except ImportError:
-        raise ProtonetError("HDF5 weights (.caffemodel.h5) need the h5py package, which is not installed",
-                            hint="pip install protonet[hdf5]") from None
-    return h5py
-
-
-def _numbered(items: dict, where: str, path: str) -> list:
-    """The values of {'0': a, '1': b, ...} in index order; an error unless the keys are exactly 0..n-1."""
-    if not all(key.isdigit() for key in items) or sorted(map(int, items)) != list(range(len(items))):
-        raise WeightsError(f"'{where}' holds {sorted(items)}, expected entries numbered 0..{len(items) - 1}",
-                           file=path)
-    return [items[str(i)] for i in range(len(items))]
 
 
 WEIGHT_READERS: dict[str, Callable[[str], LayerWeights]] = {
@@ -243,7 +177,7 @@ def _state_from_arrays(arrays: dict[str, np.ndarray], source: str) -> pb.SolverS
     for key in STATE_STRINGS:
         if key in arrays:
             setattr(state, key, _scalar(arrays[key], "U", key, source))
-    state.history.extend(array_to_blobproto(a) for a in _numbered(history, "history", source))
+    state.history.extend(array_to_blobproto(a) for a in numbered(history, "history", source))
     if "recent_loss" in arrays:
         state.recent_loss.extend(arrays["recent_loss"].ravel().tolist())
     present = [key in arrays for key in cursors]

@@ -11,7 +11,8 @@ from . import __version__, config
 from .data.datasets import ALIAS, DATASETS, Dataset
 from .errors import ConfigError
 from .io import atomic_write
-from .net import Net, filter_net
+from .net import Net
+from .net_rules import filter_net
 from .proto import pb
 from .zoo import sha256_of, zoo_dir
 

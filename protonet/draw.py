@@ -19,7 +19,8 @@ from pathlib import Path
 from .config import load_net
 from .errors import ConfigError, ProtonetError
 from .io import atomic_write
-from .net import Net, filter_net, parse_phase
+from .net import Net
+from .net_rules import filter_net, parse_phase
 from .proto import pb
 
 RANKDIRS = ("LR", "RL", "TB", "BT")

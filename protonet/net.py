@@ -14,102 +14,10 @@ from .blob import Blob
 from .errors import ConfigError, ProtonetError, WeightsError
 from .layers.base import Layer, LayerContext
 from .layers.registry import layer_class
+from .net_rules import blob_hint, filter_net, insert_splits, parse_phase
 from .proto import pb
 
 log = logging.getLogger("protonet")
-
-def parse_phase(phase: str | int) -> int:
-    if isinstance(phase, int):
-        return phase
-    try:
-        return pb.Phase.Value(phase.upper())
-    except ValueError:
-        raise ConfigError(f"unknown phase '{phase}'", hint="use TRAIN or TEST") from None
-
-
-# ------------------------------------------------------------------ filtering and splits
-
-
-def state_meets_rule(state: pb.NetState, rule: pb.NetStateRule) -> bool:
-    """Caffe's StateMeetsRule: phase, level range, all stages present, no not_stage present."""
-    if rule.HasField("phase") and rule.phase != state.phase:
-        return False
-    if rule.HasField("min_level") and state.level < rule.min_level:
-        return False
-    if rule.HasField("max_level") and state.level > rule.max_level:
-        return False
-    stages = set(state.stage)
-    return all(s in stages for s in rule.stage) and not any(s in stages for s in rule.not_stage)
-
-
-def filter_net(param: pb.NetParameter, state: pb.NetState) -> pb.NetParameter:
-    """The layers of `param` that `state` includes (Caffe's FilterNet)."""
-    out = pb.NetParameter()
-    out.CopyFrom(param)
-    del out.layer[:]
-    for layer in param.layer:
-        if layer.include and layer.exclude:
-            raise ConfigError("a layer may have include or exclude rules, not both", layer=layer.name)
-        keep = (any(state_meets_rule(state, r) for r in layer.include) if layer.include
-                else not any(state_meets_rule(state, r) for r in layer.exclude))
-        if keep:
-            out.layer.add().CopyFrom(layer)
-    return out
-
-
-def split_layer_name(blob: str, layer: str, top_index: int) -> str:
-    return f"{blob}_{layer}_{top_index}_split"
-
-
-def insert_splits(param: pb.NetParameter) -> pb.NetParameter:
-    """Give every blob consumed by several layers a Split layer with one top per consumer (insert_splits.cpp)."""
-    last_top: dict[str, tuple[int, int]] = {}
-    source_of: dict[tuple[int, int], tuple[int, int]] = {}
-    consumers: dict[tuple[int, int], int] = {}
-    loss_weight: dict[tuple[int, int], float] = {}
-    for i, layer in enumerate(param.layer):
-        for j, name in enumerate(layer.bottom):
-            if name not in last_top:
-                raise ConfigError(f"unknown bottom blob '{name}' (bottom {j})", layer=layer.name,
-                                  hint=_blob_hint(name, last_top))
-            source_of[(i, j)] = last_top[name]
-            consumers[last_top[name]] = consumers.get(last_top[name], 0) + 1
-        for j, name in enumerate(layer.top):
-            last_top[name] = (i, j)
-            if j < len(layer.loss_weight) and layer.loss_weight[j]:
-                loss_weight[(i, j)] = layer.loss_weight[j]
-                consumers[(i, j)] = consumers.get((i, j), 0) + 1
-    out = pb.NetParameter()
-    out.CopyFrom(param)
-    del out.layer[:]
-    next_split: dict[tuple[int, int], int] = {}
-    for i, layer in enumerate(param.layer):
-        copy = out.layer.add()
-        copy.CopyFrom(layer)
-        for j, name in enumerate(layer.bottom):
-            src = source_of[(i, j)]
-            if consumers.get(src, 0) > 1:
-                k = next_split.get(src, 0)
-                next_split[src] = k + 1
-                copy.bottom[j] = f"{split_layer_name(name, param.layer[src[0]].name, src[1])}_{k}"
-        for j, name in enumerate(layer.top):
-            count = consumers.get((i, j), 0)
-            if count <= 1:
-                continue
-            split = out.layer.add(name=split_layer_name(name, layer.name, j), type="Split", bottom=[name])
-            split.top.extend(f"{split.name}_{k}" for k in range(count))
-            if (i, j) in loss_weight:
-                split.loss_weight.extend([loss_weight[(i, j)]] + [0.0] * (count - 1))
-                copy.loss_weight[j] = 0.0
-                next_split[(i, j)] = 1
-    return out
-
-
-def _blob_hint(name: str, known: dict) -> str | None:
-    from .errors import did_you_mean
-
-    return did_you_mean(name, known) or ("no earlier layer produces it" if known else "the net has no inputs")
-
 
 # ------------------------------------------------------------------ the net
 
@@ -213,7 +121,7 @@ class Net:
         for j, name in enumerate(lp.bottom):
             if name not in self.blobs:
                 raise ConfigError(f"unknown bottom blob '{name}' (bottom {j})", layer=lp.name,
-                                  hint=_blob_hint(name, self.blobs))
+                                  hint=blob_hint(name, self.blobs))
             bottom.append(self.blobs[name])
             available.pop(name, None)
         top = []
@@ -477,9 +385,14 @@ class Net:
 
     def save(self, path: str | Path) -> None:
         """Write the weights as a .caffemodel (or .npz by extension), atomically."""
-        from .weights import write_weights
+        from .io import atomic_write
+        from .weights import weights_to_npz_bytes
 
-        write_weights(self, path)
+        if str(path).endswith(".npz"):
+            arrays = OrderedDict((name, [b.data for b in blobs]) for name, blobs in self.params.items())
+            atomic_write(path, weights_to_npz_bytes(arrays))
+        else:
+            atomic_write(path, self.to_proto().SerializeToString())
 
 
 def _check_count(what: str, count: int, bounds: tuple[int, int | None], lp: pb.LayerParameter) -> None:

@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
+import io
 import zipfile
 import zlib
 from collections import OrderedDict
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from types import ModuleType
+from typing import BinaryIO
 
 import numpy as np
 from google.protobuf.message import DecodeError
 
 from .blob import check_shape
 from .errors import ProtonetError, WeightsError
+from .extras import require
 from .io import atomic_write, read_regular
 from .proto import pb
 
-if TYPE_CHECKING:
-    from .net import Net
-
 LayerWeights = "OrderedDict[str, list[np.ndarray]]"
+CORRUPT = "the file is truncated or corrupt"
 
 
 def blobproto_shape(blob: pb.BlobProto) -> tuple[int, ...]:
@@ -89,8 +90,6 @@ def read_weights(path: str | Path) -> LayerWeights:
     if data[:4] == b"PK\x03\x04":
         return _read_npz(path)
     if data[:8] == b"\x89HDF\r\n\x1a\n":
-        from .convert import read_hdf5_weights
-
         return read_hdf5_weights(path)
     net = parse_netparameter(data, path)
     out: LayerWeights = OrderedDict()
@@ -170,10 +169,66 @@ def weights_to_npz_bytes(weights: LayerWeights) -> bytes:
     return buffer.getvalue()
 
 
-def write_weights(net: Net, path: str | Path) -> None:
-    """Save the net's weights atomically: .npz by extension, else a Caffe .caffemodel."""
-    if str(path).endswith(".npz"):
-        weights = OrderedDict((name, [b.data for b in blobs]) for name, blobs in net.params.items())
-        atomic_write(path, weights_to_npz_bytes(weights))
-    else:
-        atomic_write(path, net.to_proto().SerializeToString())
+# ------------------------------------------------------------------ HDF5 (Caffe's Net::ToHDF5 layout)
+
+
+def read_hdf5_weights(path: str) -> LayerWeights:
+    """Layer name -> arrays from Caffe's HDF5 weights: group `data`, a group per layer, datasets 0, 1..."""
+    h5py = _h5py()
+    found: dict[str, dict[str, np.ndarray]] = OrderedDict()
+
+    def collect(group: h5py.Group, prefix: str) -> None:  # a layer name may hold '/': its group is nested
+        for key, item in group.items():  # in creation order where the file tracks it, else by name
+            if isinstance(item, h5py.Dataset):
+                if item.dtype.kind not in "biuf":
+                    raise WeightsError(f"dataset '{item.name}' holds {item.dtype} values, expected numbers",
+                                       file=path)
+                check_shape(item.shape, f"dataset '{item.name}'", WeightsError, file=path)  # before reading
+                found.setdefault(prefix.rstrip("/"), {})[key] = np.array(item[()])
+            elif isinstance(item, h5py.Group):
+                collect(item, f"{prefix}{key}/")
+            else:  # a committed datatype, or a link to nothing
+                raise WeightsError(f"'{group.name}/{key}' is neither a group nor a dataset", file=path)
+
+    try:
+        with h5py.File(path, "r") as handle:
+            data = handle.get("data")
+            if not isinstance(data, h5py.Group):
+                raise WeightsError("no 'data' group", file=path, hint="is it a Caffe .caffemodel.h5?")
+            collect(data, "")
+    except FileNotFoundError:
+        raise WeightsError("weights file not found", file=path) from None
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
+        raise WeightsError(f"not a valid HDF5 weights file ({exc})", file=path,
+                           hint=CORRUPT) from None
+    if "" in found:
+        raise WeightsError("datasets directly in group 'data', expected data/<layer>/<i>", file=path)
+    return OrderedDict((layer, numbered(arrays, f"data/{layer}", path)) for layer, arrays in found.items())
+
+
+def write_hdf5_weights(weights: LayerWeights, path: str, name: str = "") -> None:
+    """Caffe's Net::ToHDF5 layout; layers keep their order (HDF5 creation order is tracked)."""
+    h5py = _h5py()
+    buffer = io.BytesIO()
+    try:
+        with h5py.File(buffer, "w", track_order=True) as handle:
+            data = handle.create_group("data", track_order=True)
+            for layer, arrays in weights.items():
+                group = data.require_group(layer)
+                for i, array in enumerate(arrays):
+                    group.create_dataset(str(i), data=array)
+    except (ValueError, TypeError) as exc:
+        raise WeightsError(f"cannot write HDF5 weights ({exc})", file=path) from None
+    atomic_write(path, buffer.getvalue())
+
+
+def _h5py() -> ModuleType:
+    return require("h5py", "hdf5", "the .caffemodel.h5 format")
+
+
+def numbered(items: dict, where: str, path: str) -> list:
+    """The values of {'0': a, '1': b, ...} in index order; an error unless the keys are exactly 0..n-1."""
+    if not all(key.isdigit() for key in items) or sorted(map(int, items)) != list(range(len(items))):
+        raise WeightsError(f"'{where}' holds {sorted(items)}, expected entries numbered 0..{len(items) - 1}",
+                           file=path)
+    return [items[str(i)] for i in range(len(items))]

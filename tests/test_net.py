@@ -8,7 +8,7 @@ import pytest
 from protonet import Net, config
 from protonet.blob import Blob, is_channels_last
 from protonet.errors import ConfigError, WeightsError
-from protonet.net import filter_net, insert_splits, state_meets_rule
+from protonet.net_rules import filter_net, insert_splits, state_meets_rule
 from protonet.proto import pb
 
 MLP = """

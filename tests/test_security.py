@@ -71,12 +71,15 @@ def test_yaml_is_only_read_safely():
 
 
 def test_no_imports_named_by_data():
-    """importlib imports protonet's own layer modules, and a Python layer's module (only when allowed,
-    see tests/layers/test_python.py); __import__ never."""
+    """importlib imports protonet's own layer modules, a Python layer's module (only when allowed, see
+    tests/layers/test_python.py) and optional packages named in the code (extras.require); __import__ never."""
     assert not source_lines(r"__import__\s*\(")
     assert sorted(line.split(": ", 1)[1] for line in source_lines(r"import_module\(")) == [
         "found = importlib.import_module(module)",
-        'importlib.import_module(f"{layers.__name__}.{module.name}")']
+        'importlib.import_module(f"{__package__}.{module.name}")',
+        "return importlib.import_module(module)"]
+    requires = source_lines(r"(?<!def )\brequire\(")
+    assert requires and all(re.search(r"\brequire\(\"[\w.]+\", \"\w+\", ", line) for line in requires), requires
 
 
 def test_no_shell_commands():

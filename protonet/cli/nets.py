@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import PHASE, cli
+from .group import PHASE, cli
 
 
 @cli.command()

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from . import PHASE, cli
+from .group import PHASE, cli
 
 EFFECT = click.Choice(["snapshot", "stop", "none"])
 
@@ -20,7 +20,8 @@ EFFECT = click.Choice(["snapshot", "stop", "none"])
 @click.option("--snapshot", default=None,
               help="Resume from this .solverstate, or 'latest': the newest snapshot of the solver's prefix.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="Override a solver field, e.g. --set base_lr=0.001 (repeatable).")
+              help="Override a solver field, e.g. --set base_lr=0.001, or a net's: "
+                   "--set net.layer[conv1].convolution_param.num_output=32 (repeatable).")
 @click.option("--sigint-effect", type=EFFECT, default="stop", show_default=True,
               help="Ctrl-C: stop (after a snapshot), snapshot (and go on) or none.")
 @click.option("--sighup-effect", type=EFFECT, default="snapshot", show_default=True,

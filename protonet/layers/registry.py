@@ -25,7 +25,7 @@ def register(name: str) -> Callable[[type], type]:
 
 def layer_class(name: str, layer: str | None = None) -> type:
     """The class registered as `name`; a ConfigError with the closest names otherwise."""
-    from ..config import fork_of
+    from ..forks import fork_of
 
     _load_all()
     if name in _LAYERS:
@@ -51,8 +51,7 @@ def _load_all() -> None:
     """Import every module of this package once; each layer module registers its class."""
     import importlib
     import pkgutil
+    from pathlib import Path
 
-    from .. import layers
-
-    for module in pkgutil.iter_modules(layers.__path__):
-        importlib.import_module(f"{layers.__name__}.{module.name}")
+    for module in pkgutil.iter_modules([str(Path(__file__).parent)]):
+        importlib.import_module(f"{__package__}.{module.name}")

@@ -75,10 +75,10 @@ class Solver:
                  weights: Weights = None, reinit: tuple[str, ...] | list[str] = (), progress: bool = False,
                  dtype: type | np.dtype = np.float32, record: bool = False,
                  tensorboard: str | Path | None = None) -> None:
-        self.param, self.source = load(solver, overrides)
+        self.param, self.source, net_overrides = load(solver, overrides)
         file = str(self.source) if self.source else None
         validate(self.param, file)
-        self.specs = net_specs(self.param, self.source)
+        self.specs = net_specs(self.param, self.source, net_overrides)
         self.prefix = snapshot_prefix(self.param, self.source, self.specs[0].param.name)
         self.seed, seeds = net_seeds(self.param.random_seed, len(self.specs))
         self._net = build_net(self.specs[0], seeds[0], dtype)
@@ -157,6 +157,8 @@ class Solver:
     def step(self, iters: int, signals: SignalHandler | None = None) -> None:
         """Run `iters` iterations (fewer when a signal asks to stop; a stop always snapshots)."""
         if not self.record:
+            if self.param.snapshot and self.prefix and self._lock is None:
+                check_writable(self.prefix)  # before training, as Caffe: not at the first snapshot
             self._step(iters, signals)
             return
         with self._writing():

@@ -29,22 +29,29 @@ log = logging.getLogger("protonet")
 RULES: dict[str, type[UpdateRule]] = {
     cls.type: cls for cls in (SGD, Nesterov, AdaGrad, RMSProp, AdaDelta, Adam)}
 TRAIN_FIELDS = ("net", "net_param", "train_net", "train_net_param")
+NET_PREFIX = "net."  # `--set net.<path>=value` sets a field of every net the solver builds
 
 
 def load(solver: str | Path | pb.SolverParameter, overrides: list[str] | None = None
-         ) -> tuple[pb.SolverParameter, Path | None]:
-    """The solver message (a copy) with `key=value` overrides applied, and its file if any."""
+         ) -> tuple[pb.SolverParameter, Path | None, list[tuple[str, str]]]:
+    """The solver message (a copy) with `key=value` overrides applied, its file if any, and the overrides
+    of the nets' fields (`net.<path>=value`, applied by net_specs)."""
     if isinstance(solver, pb.SolverParameter):
         param, source = upgrade_solver(solver), None
     else:
         param, source = load_solver(solver), Path(solver)
+    net_overrides = []
     for item in overrides or ():
         key, sep, value = item.partition("=")
-        if not sep or not key.strip():
+        key, value = key.strip(), value.strip()
+        if not sep or not key:
             raise ConfigError(f"override '{item}' is not of the form key=value", file="--set",
-                              hint="for example base_lr=0.001 or max_iter=5000")
-        set_field(param, key.strip(), value.strip())
-    return param, source
+                              hint="for example base_lr=0.001, or net.layer[conv1].convolution_param.num_output=32")
+        if key.startswith(NET_PREFIX):
+            net_overrides.append((key[len(NET_PREFIX):], value))
+        else:
+            set_field(param, key, value)
+    return param, source, net_overrides
 
 
 def validate(param: pb.SolverParameter, file: str | None = None) -> None:
@@ -114,15 +121,20 @@ class NetSpec:
     base_dir: Path
 
 
-def net_specs(param: pb.SolverParameter, source: Path | None) -> list[NetSpec]:
-    """The train net then the test nets, in Caffe's order: test_net_param, test_net, then net/net_param."""
+def net_specs(param: pb.SolverParameter, source: Path | None,
+              net_overrides: list[tuple[str, str]] = ()) -> list[NetSpec]:
+    """The train net then the test nets, in Caffe's order: test_net_param, test_net, then net/net_param;
+    each with the `(path, value)` overrides of its fields set."""
     base = source.resolve().parent if source else Path.cwd()
 
     def spec(value: pb.NetParameter | str, phase: int, override: pb.NetState | None) -> NetSpec:
         if isinstance(value, str):
             net, file, where = load_net(value), value, Path(value).resolve().parent
         else:
-            net, file, where = value, (str(source) if source else None), base
+            net, file, where = pb.NetParameter.FromString(value.SerializeToString()), (
+                str(source) if source else None), base
+        for path, text in net_overrides:
+            set_field(net, path, text, file=f"--set {NET_PREFIX}{path}")
         state = pb.NetState(phase=phase)
         state.MergeFrom(net.state)
         if override is not None:
@@ -176,18 +188,15 @@ def snapshot_prefix(param: pb.SolverParameter, source: Path | None, net_name: st
 def resolved(param: pb.SolverParameter, specs: list[NetSpec], seed: int, prefix: str | None
              ) -> pb.SolverParameter:
     """The solver as run: net files inlined (net -> net_param, train_net -> train_net_param,
-    test_net -> test_net_param), with the seed and the snapshot prefix actually used."""
+    test_net -> test_net_param) with their overrides, and the seed and the snapshot prefix actually used."""
     out = pb.SolverParameter()
     out.CopyFrom(param)
-    if param.HasField("net"):
-        out.ClearField("net")
-        out.net_param.CopyFrom(specs[0].param)
-    if param.HasField("train_net"):
-        out.ClearField("train_net")
-        out.train_net_param.CopyFrom(specs[0].param)
+    train = next(name for name in TRAIN_FIELDS if param.HasField(name))
+    out.ClearField(train)
+    getattr(out, train if train.endswith("_param") else f"{train}_param").CopyFrom(specs[0].param)
     out.ClearField("test_net")
-    first = 1 + len(param.test_net_param)
-    for spec in specs[first:first + len(param.test_net)]:
+    out.ClearField("test_net_param")
+    for spec in specs[1:1 + len(param.test_net_param) + len(param.test_net)]:
         out.test_net_param.add().CopyFrom(spec.param)
     out.random_seed = seed
     if prefix:
