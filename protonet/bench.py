@@ -12,8 +12,8 @@ Workloads (synthetic inputs, fixed once, float32):
 Training is SGD with momentum 0.9, weight decay 0.0005 and a constant rate (0.01, twice that for the
 biases: Caffe's lr_mult 2), the same in both frameworks; PyTorch pools with ceil_mode=True, as Caffe.
 
-Threads: every (framework, workload, thread count) runs in a fresh subprocess (`python -m protonet.bench
-worker SPEC`) whose thread counts are set in its environment before numpy or torch loads:
+Threads: every (framework, workload, thread count) runs in a fresh subprocess (`python -m
+protonet.bench_worker SPEC`) whose thread counts are set in its environment before numpy or torch loads:
 OPENBLAS_NUM_THREADS, OMP_NUM_THREADS, MKL_NUM_THREADS and PROTONET_THREADS, plus torch.set_num_threads in
 PyTorch's worker (so threadpoolctl is not needed). With PROTONET_THREADS above 1, protonet runs batch parts
 and split products on its own threads and puts OpenBLAS on one (see protonet.ops.parallel), which the
@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,25 +36,11 @@ from pathlib import Path
 
 from .errors import ConfigError, ProtonetError, did_you_mean
 from .ops import parallel
-from .ops.blas import blas_core, blas_threads
+from .ops.blas import blas_core
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-SOLVER = {"base_lr": 0.01, "momentum": 0.9, "weight_decay": 0.0005, "bias_lr_mult": 2.0}
-MLP = """
-name: MLP
-layer:
-  - {name: data, type: Input, top: [data, label], input_param: {shape: [{dim: [64, 784]}, {dim: [64]}]}}
-  - {name: ip1, type: InnerProduct, bottom: data, top: ip1, param: [{lr_mult: 1}, {lr_mult: 2}],
-     inner_product_param: {num_output: 500, weight_filler: {type: xavier}, bias_filler: {type: constant}}}
-  - {name: sig1, type: Sigmoid, bottom: ip1, top: ip1}
-  - {name: ip2, type: InnerProduct, bottom: ip1, top: ip2, param: [{lr_mult: 1}, {lr_mult: 2}],
-     inner_product_param: {num_output: 10, weight_filler: {type: xavier}, bias_filler: {type: constant}}}
-  - {name: loss, type: SoftmaxWithLoss, bottom: [ip2, label], top: loss}
-"""
-
-
 @dataclass(frozen=True)
 class Workload:
     name: str
@@ -142,7 +127,7 @@ def run_worker(spec: dict) -> list[Result]:
                        "--set", f"snapshot_prefix={folder}/lenet"]
             _, rss, seconds = _wait(command, env)
         return [Result("protonet", MEMORY, spec["threads"], None, [], rss, None, seconds)]
-    command = [sys.executable, "-m", "protonet.bench", "worker", json.dumps(spec)]
+    command = [sys.executable, "-m", "protonet.bench_worker", json.dumps(spec)]
     out, rss, seconds = _wait(command, env)
     results = [Result(**item) for item in json.loads(out)]
     for r in results:
@@ -262,217 +247,3 @@ def format_table(report: dict) -> str:
 
 def _ms(result: Result | None) -> str:
     return f"{result.ms:.2f}" if result and result.ms is not None else "-"
-
-
-# ------------------------------------------------------------------ the workers
-
-
-def worker(spec: dict) -> list[Result]:
-    """Time one workload in this process (its thread variables already set by the parent)."""
-    name, threads = spec["workload"], spec["threads"]
-    if name == MEMORY:
-        return [torch_training_run(spec["memory_iterations"], threads)]
-    workload = WORKLOADS[name]
-    iterations = spec["iterations"] or workload.iterations
-    if spec["framework"] == "protonet":
-        blocks = time_blocks(protonet_run(workload), iterations, spec["repeats"])
-        return [Result("protonet", name, threads, statistics.median(blocks), blocks, 0, blas_threads())]
-    results = []
-    for layout in ("nchw", "channels-last") if workload.net != "mlp" else ("nchw",):
-        step = torch_step(workload, threads, layout == "channels-last")
-        blocks = time_blocks(repeated(step), iterations, spec["repeats"])
-        results.append(Result(f"torch-{layout}", name, threads, statistics.median(blocks), blocks, 0,
-                              _torch().get_num_threads()))
-    return results
-
-
-def time_blocks(run, iterations: int, repeats: int) -> list[float]:
-    """ms per step of each of `repeats` blocks of `iterations` steps (`run(n)` runs n), after one warm-up
-    block."""
-    run(iterations)
-    blocks = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run(iterations)
-        blocks.append((time.perf_counter() - start) * 1000 / iterations)
-    return blocks
-
-
-def repeated(step):
-    """`run(n)`: n calls of `step`."""
-
-    def run(n: int) -> None:
-        for _ in range(n):
-            step()
-
-    return run
-
-
-def inputs(workload: Workload):
-    """The synthetic batch: images in [0, 1) (LeNet, MLP) or N(0, 1) (CIFAR-10), labels in 0..9."""
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    shape = (workload.batch, *workload.input_shape)
-    data = (rng.standard_normal(shape, dtype=np.float32) if workload.net == "cifar10_quick"
-            else rng.random(shape, dtype=np.float32))
-    return data, rng.integers(0, 10, workload.batch)
-
-
-def protonet_net_param(workload: Workload):
-    """The workload's net: the config's train_val net with Input layers for data and label (training),
-    or its deploy net (inference)."""
-    from .config import load_net, parse
-    from .proto import pb
-
-    if workload.net == "mlp":
-        return parse(MLP, pb.NetParameter(), syntax="yaml")
-    folder = CONFIGS / workload.net
-    if not workload.train:
-        return load_net(folder / "deploy.yaml")
-    param = load_net(folder / "train_val.yaml")
-    out = pb.NetParameter()
-    out.CopyFrom(param)
-    del out.layer[:]
-    layer = out.layer.add(name="input", type="Input", top=["data", "label"])
-    layer.input_param.shape.add(dim=[workload.batch, *workload.input_shape])
-    layer.input_param.shape.add(dim=[workload.batch])
-    for lp in param.layer:
-        if not lp.bottom and set(lp.top) & {"data", "label"}:
-            continue  # the data layers: replaced by the Input layer
-        out.layer.add().CopyFrom(lp)
-    return out
-
-
-def protonet_run(workload: Workload):
-    """`run(n)`: n steps of the workload in protonet (training: `Solver.step(n)`, as `protonet train`)."""
-    from .net import Net
-    from .proto import pb
-    from .solvers import Solver
-
-    data, labels = inputs(workload)
-    param = protonet_net_param(workload)
-    if not workload.train:
-        net = Net(param, phase="TEST", seed=0)
-        return repeated(lambda: net.forward(data=data))
-    solver = Solver(pb.SolverParameter(net_param=param, type="SGD", lr_policy="fixed", max_iter=10**9,
-                                       random_seed=0, base_lr=SOLVER["base_lr"], momentum=SOLVER["momentum"],
-                                       weight_decay=SOLVER["weight_decay"]))
-    solver.net.blobs["data"].data = data
-    solver.net.blobs["label"].data = labels
-    return solver.step
-
-
-def _torch():
-    import torch
-
-    return torch
-
-
-def torch_model(net: str):
-    """The workload's net in PyTorch: the same layers and shapes as the protonet config."""
-    nn = _torch().nn
-    if net == "lenet":
-        return nn.Sequential(nn.Conv2d(1, 20, 5), nn.MaxPool2d(2, 2, ceil_mode=True), nn.Conv2d(20, 50, 5),
-                             nn.MaxPool2d(2, 2, ceil_mode=True), nn.Flatten(), nn.Linear(800, 500),
-                             nn.ReLU(inplace=True), nn.Linear(500, 10))
-    if net == "cifar10_quick":
-        return nn.Sequential(nn.Conv2d(3, 32, 5, padding=2), nn.MaxPool2d(3, 2, ceil_mode=True),
-                             nn.ReLU(inplace=True), nn.Conv2d(32, 32, 5, padding=2), nn.ReLU(inplace=True),
-                             nn.AvgPool2d(3, 2, ceil_mode=True), nn.Conv2d(32, 64, 5, padding=2),
-                             nn.ReLU(inplace=True), nn.AvgPool2d(3, 2, ceil_mode=True), nn.Flatten(),
-                             nn.Linear(1024, 64), nn.Linear(64, 10))
-    return nn.Sequential(nn.Linear(784, 500), nn.Sigmoid(), nn.Linear(500, 10))
-
-
-def torch_optimizer(model):
-    """Caffe's SGD: momentum, weight decay on every parameter, biases at twice the rate."""
-    torch = _torch()
-    weights = [p for name, p in model.named_parameters() if not name.endswith("bias")]
-    biases = [p for name, p in model.named_parameters() if name.endswith("bias")]
-    lr = SOLVER["base_lr"]
-    return torch.optim.SGD([{"params": weights}, {"params": biases, "lr": lr * SOLVER["bias_lr_mult"]}],
-                           lr=lr, momentum=SOLVER["momentum"], weight_decay=SOLVER["weight_decay"])
-
-
-def torch_step(workload: Workload, threads: int, channels_last: bool):
-    """A function running one step of the workload in PyTorch, NCHW or channels-last."""
-    torch = _torch()
-    torch.set_num_threads(threads)
-    torch.manual_seed(0)
-    data, labels = inputs(workload)
-    x, y = torch.from_numpy(data), torch.from_numpy(labels)
-    model = torch_model(workload.net)
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-        x = x.contiguous(memory_format=torch.channels_last)
-    if not workload.train:
-        model.train(False)  # inference mode
-
-        def infer() -> None:
-            with torch.inference_mode():
-                model(x).softmax(1)
-
-        return infer
-    optimizer = torch_optimizer(model)
-    loss_fn = torch.nn.CrossEntropyLoss()
-
-    def train() -> None:
-        optimizer.zero_grad()
-        loss_fn(model(x), y).backward()
-        optimizer.step()
-
-    return train
-
-
-def torch_training_run(iterations: int, threads: int) -> Result:
-    """configs/lenet/solver.yaml in PyTorch: Fashion-MNIST in memory as uint8, batches of 64 in file order
-    scaled by 1/256, the `inv` rate policy, a test pass (100 batches of 100) every 1000 iterations from
-    the first (Caffe's test_initialization) and at the end, and a snapshot (weights and momentum)."""
-    torch = _torch()
-    from .data.sources import open_source
-
-    torch.set_num_threads(threads)
-    torch.manual_seed(1701)
-    train = open_source("fashion-mnist:train", base_dir=ROOT)
-    test = open_source("fashion-mnist:test", base_dir=ROOT)
-    images, labels = torch.from_numpy(train.images), torch.from_numpy(train.labels.astype("int64"))
-    test_images, test_labels = torch.from_numpy(test.images), torch.from_numpy(test.labels.astype("int64"))
-    model = torch_model("lenet")
-    optimizer = torch_optimizer(model)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: (1 + 0.0001 * it) ** -0.75)
-    loss_fn = torch.nn.CrossEntropyLoss()
-
-    def run_test() -> None:
-        model.train(False)  # inference mode
-        with torch.no_grad():
-            for k in range(100):
-                batch = slice(k * 100 % len(test_images), k * 100 % len(test_images) + 100)
-                model(test_images[batch].float() / 256).argmax(1).eq(test_labels[batch]).float().mean()
-        model.train()
-
-    for it in range(iterations):
-        if it % 1000 == 0:
-            run_test()
-        start = it * 64 % len(images)
-        index = torch.arange(start, start + 64) % len(images)
-        optimizer.zero_grad()
-        loss_fn(model(images[index].float() / 256), labels[index]).backward()
-        optimizer.step()
-        schedule.step()
-    run_test()
-    with tempfile.TemporaryDirectory() as folder:
-        state = {"model": model.state_dict(), "optimizer": optimizer.state_dict()}
-        torch.save(state, Path(folder) / "lenet.pt")
-    return Result("torch-nchw", MEMORY, threads, None, [], 0, torch.get_num_threads())
-
-
-def main(argv: list[str]) -> None:
-    """`python -m protonet.bench worker SPEC`: run one worker, print its results as JSON."""
-    if len(argv) != 2 or argv[0] != "worker":
-        sys.exit("usage: python -m protonet.bench worker SPEC (the `protonet bench` command runs these)")
-    print(json.dumps([asdict(r) for r in worker(json.loads(argv[1]))]))
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from protonet import bench
+from protonet import bench, bench_worker
 from protonet.cli import cli
 from protonet.errors import ConfigError
 from protonet.net import Net
@@ -16,8 +16,8 @@ from protonet.net import Net
 
 def test_each_workload_builds_the_net_it_names():
     for name, workload in bench.WORKLOADS.items():
-        net = Net(bench.protonet_net_param(workload), phase="TRAIN" if workload.train else "TEST", seed=0)
-        data, labels = bench.inputs(workload)
+        net = Net(bench_worker.protonet_net_param(workload), phase="TRAIN" if workload.train else "TEST", seed=0)
+        data, labels = bench_worker.inputs(workload)
         assert data.shape == (workload.batch, *workload.input_shape) and data.dtype == np.float32, name
         assert labels.shape == (workload.batch,) and labels.max() < 10
         outputs = net.forward(data=data, **({"label": labels} if workload.train else {}))
@@ -28,7 +28,7 @@ def test_each_workload_builds_the_net_it_names():
 
 
 def test_a_worker_times_protonet_in_process():
-    [result] = bench.worker({"framework": "protonet", "workload": "mlp-train", "threads": 1, "repeats": 2,
+    [result] = bench_worker.worker({"framework": "protonet", "workload": "mlp-train", "threads": 1, "repeats": 2,
                              "iterations": 1, "memory_iterations": 1})
     assert result.framework == "protonet" and len(result.blocks_ms) == 2 and result.ms > 0
 
@@ -53,15 +53,15 @@ def test_unknown_workloads_are_refused_with_a_suggestion():
 
 @pytest.mark.skipif(not bench.torch_available(), reason="PyTorch is not installed")
 def test_the_comparison_builds_the_same_nets_in_pytorch():
-    results = bench.worker({"framework": "torch", "workload": "lenet-train", "threads": 1, "repeats": 1,
+    results = bench_worker.worker({"framework": "torch", "workload": "lenet-train", "threads": 1, "repeats": 1,
                             "iterations": 1, "memory_iterations": 1})
     assert [r.framework for r in results] == ["torch-nchw", "torch-channels-last"]
-    model = bench.torch_model("cifar10_quick")
+    model = bench_worker.torch_model("cifar10_quick")
     import torch
 
     assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
     param_count = sum(p.numel() for p in model.parameters())
-    net = Net(bench.protonet_net_param(bench.WORKLOADS["cifar10-quick-train"]), phase="TRAIN")
+    net = Net(bench_worker.protonet_net_param(bench.WORKLOADS["cifar10-quick-train"]), phase="TRAIN")
     assert param_count == sum(p.blob.count for p in net.learnable)
 
 

@@ -8,7 +8,8 @@ import tracemalloc
 
 import numpy as np
 
-from protonet.bench import WORKLOADS, inputs, protonet_net_param
+from protonet.bench import WORKLOADS
+from protonet.bench_worker import inputs, protonet_net_param
 from protonet.proto import pb
 from protonet.solvers import Solver
 
