@@ -58,6 +58,24 @@ def parts(total: int, count: int, minimum: int = 1) -> list[slice]:
     return [slice(bounds[k], bounds[k + 1]) for k in range(count)]
 
 
+def deal(sizes: tuple[int, ...], count: int, minimum: int, block: int = 64) -> list[list[tuple[int, slice]]]:
+    """Elementwise work on arrays of `sizes` dealt to `count` threads: per thread, the (array, flat part)
+    pairs it runs. An array of `minimum` elements or more is cut in one part per thread at multiples of
+    `block` (so that vector loops meet the same elements in any split: the same result), the parts are
+    dealt largest first to the least loaded thread; threads left without work are dropped."""
+    blocks = [parts(size // block, count, minimum=minimum // block) for size in sizes]
+    work = sorted(((k, slice(part.start * block, size if part.stop == size // block else part.stop * block))
+                   for k, size in enumerate(sizes) for part in blocks[k]),
+                  key=lambda item: item[1].start - item[1].stop)
+    plan: list[list[tuple[int, slice]]] = [[] for _ in range(count)]
+    loads = [0] * count
+    for k, part in work:
+        t = loads.index(min(loads))
+        plan[t].append((k, part))
+        loads[t] += part.stop - part.start
+    return [sorted(items, key=lambda item: item[0]) for items in plan if items]
+
+
 class _Worker(threading.Thread):
     """A thread that runs one part at a time, handed over through two locks (a few us, against some 30
     for a ThreadPoolExecutor future)."""

@@ -24,30 +24,26 @@ from pathlib import Path
 import numpy as np
 
 from ..config import save
-from ..errors import ConfigError, NumericalError, WeightsError
+from ..errors import ConfigError, NumericalError
 from ..layers.base import Layer
 from ..lock import RunLock
 from ..net import LearnableParam, Net
 from ..ops import parallel
 from ..ops.blas import axpy
 from ..proto import pb
-from ..weights import array_to_blobproto, blob_fits, blobproto_to_array
 from .build import RULES, build_net, load, net_seeds, net_specs, resolved, snapshot_prefix, validate
 from .lr_policy import learning_rate
 from .monitor import Monitor
-from .numerics import DebugInfo, find_fault, finite, first_non_finite, log_param_norms, log_update
+from .numerics import DebugInfo, clip_by_global_norm, find_fault, finite, first_non_finite, log_param_norms, log_update
 from .signals import NONE, SNAPSHOT, STOP, SignalHandler
 from .snapshot import (
     check_writable,
-    decode_random_state,
-    encode_random_state,
-    learned_net_path,
-    read_state,
     remove_temporaries,
     run_files,
     snapshot_paths,
     write_snapshot,
 )
+from .state import Resumable, readers
 from .tensorboard import TensorBoard
 
 log = logging.getLogger("protonet")
@@ -57,7 +53,7 @@ Position = tuple[dict, list[tuple[Layer, tuple[int, int]]]]  # a generator state
 MIN_SPLIT_ELEMENTS = 1 << 16  # smaller params are updated whole: a hand-over to a thread costs some 20 us
 
 
-class Solver:
+class Solver(Resumable):
     """Trains the net a solver file (prototxt/YAML) or a pb.SolverParameter describes.
 
     `overrides` are "key=value" strings applied to the solver before it is checked; `weights` (a path
@@ -148,8 +144,7 @@ class Solver:
         if display and self._iter % display == 0:
             self._net.forward()
             self._record_loss(self._net.loss)
-            self.monitor.train(self._iter, self.smoothed_loss, self.lr, self._outputs(self._net),
-                               self._loss_weights(self._net))
+            self.monitor.train(self._iter, self.smoothed_loss, self.lr, self._net)
         if self._test_due(after_train=True):
             self.test_all(signals)
         log.info("Optimization Done.")
@@ -180,8 +175,7 @@ class Solver:
                 self._forward_backward(debug)
                 rate, self.current_step = self._rate()
                 if display:
-                    self.monitor.train(self._iter, self.smoothed_loss, rate, self._outputs(self._net),
-                                       self._loss_weights(self._net))
+                    self.monitor.train(self._iter, self.smoothed_loss, rate, self._net)
                 self._apply_update(rate)
                 if debug:
                     log_update(self._net)
@@ -239,7 +233,7 @@ class Solver:
         """Clip over all params, then per param: normalise, regularise, rule, W -= update. Elementwise, so
         the params run in flat parts over the threads of ops.parallel (the same result for any split);
         a parameter the update made non-finite (an overflow: too large a learning rate) stops training."""
-        self._clip_gradients()
+        clip_by_global_norm([lp.blob.diff for lp in self._net.learnable], self.param.clip_gradients)
         arrays = [(lp.blob.data.reshape(-1), lp.blob.diff.reshape(-1)) for lp in self._net.learnable]
         plan = self._update_plan()
         bad: list[int] = []
@@ -271,39 +265,13 @@ class Solver:
         return bad
 
     def _update_plan(self) -> list[list[tuple[int, slice]]]:
-        """Per thread, the (param, flat part) pairs it updates: params of MIN_SPLIT_ELEMENTS or more in one
-        part per thread, split at multiples of 64 elements (so that BLAS's vector loops meet the same
-        elements in any split: the same result), the parts dealt largest first to the least loaded thread."""
+        """Per thread, the (param, flat part) pairs it updates (ops.parallel.deal), kept while the thread
+        count and the params stay the same."""
         sizes = tuple(lp.blob.count for lp in self._net.learnable)
         key = (parallel.threads(), sizes)
         if self._plan[0] != key:
-            count = key[0]
-            blocks = [parallel.parts(size // 64, count, minimum=MIN_SPLIT_ELEMENTS // 64) for size in sizes]
-            work = sorted(((k, slice(part.start * 64, size if part.stop == size // 64 else part.stop * 64))
-                           for k, size in enumerate(sizes) for part in blocks[k]),
-                          key=lambda item: item[1].start - item[1].stop)
-            plan: list[list[tuple[int, slice]]] = [[] for _ in range(count)]
-            loads = [0] * count
-            for k, part in work:
-                t = loads.index(min(loads))
-                plan[t].append((k, part))
-                loads[t] += part.stop - part.start
-            self._plan = key, [sorted(items, key=lambda item: item[0]) for items in plan if items]
+            self._plan = key, parallel.deal(sizes, key[0], MIN_SPLIT_ELEMENTS)
         return self._plan[1]
-
-    def _clip_gradients(self) -> None:
-        """Scale every gradient by clip / norm when the global L2 norm exceeds clip_gradients."""
-        clip = self.param.clip_gradients
-        if clip < 0:
-            return
-        diffs = [lp.blob.diff for lp in self._net.learnable]
-        norm = math.sqrt(sum(float(np.vdot(g, g)) for g in diffs))
-        if norm > clip:
-            scale = clip / norm
-            log.info("Gradient clipping: scaling down gradients (L2 norm %.6g > %.6g) by scale factor %.6g",
-                     norm, clip, scale)
-            for g in diffs:
-                g *= scale
 
     def _test_due(self, after_train: bool = False) -> bool:
         interval = self.param.test_interval
@@ -336,20 +304,7 @@ class Solver:
             log.info("Test loss: %.6g", loss / count)
         self.test_scores[k] = {name: float(total[0]) / count if total.size == 1 else total / count
                                for name, total in sums.items()}
-        self.monitor.test(self._iter, k, loss / count, self.lr, self.test_scores[k], self._loss_weights(net))
-
-    @staticmethod
-    def _outputs(net: Net) -> dict[str, np.ndarray]:
-        return {name: net.blobs[name].data for name in net.outputs}
-
-    @staticmethod
-    def _loss_weights(net: Net) -> dict[str, float]:
-        weights: dict[str, float] = {}
-        for names, values in zip(net.top_names, net.loss_weights, strict=True):
-            for name, weight in zip(names, values, strict=True):
-                if weight:
-                    weights[name] = weight
-        return weights
+        self.monitor.test(self._iter, k, loss / count, self.lr, self.test_scores[k], net)
 
     def _read_position(self) -> Position:
         """Where the train net's generator and data layers stand, to replay an iteration from."""
@@ -447,78 +402,6 @@ class Solver:
         self.last_snapshot = (self._iter, state_path)
         return state_path
 
-    def state(self, learned_net: str = "") -> pb.SolverState:
-        """The solver state: Caffe's fields plus generator states, data cursors and the loss window."""
-        state = pb.SolverState(iter=self._iter, current_step=self.current_step)
-        if learned_net:
-            state.learned_net = learned_net
-        for array in self.rule.state_arrays():
-            state.history.add().CopyFrom(array_to_blobproto(array))
-        nets = self._nets()
-        state.random_state = encode_random_state([net.ctx.seed for net in nets],
-                                                 [net.ctx.rng.bit_generator.state for net in nets])
-        for name, layer in self._cursor_layers():
-            position, epoch = layer.cursor()
-            state.data_cursor.add(layer=name, position=position, epoch=epoch)
-        state.recent_loss.extend(self.losses)
-        return state
-
-    def restore(self, state_file: str | Path) -> None:
-        """Continue from a .solverstate: weights (learned_net), iteration, histories, generators, cursors."""
-        log.info("Restoring previous solver status from %s", state_file)
-        state = read_state(state_file)
-        histories = self._check_history(state, state_file)
-        seeds, rng_states = decode_random_state(state.random_state, state_file)
-        if state.learned_net:
-            self._net.copy_from(learned_net_path(state, state_file))
-        for target, array in zip(self.rule.state_arrays(), histories, strict=True):
-            target[...] = array.reshape(target.shape)
-        self._iter, self.current_step = state.iter, state.current_step
-        for net, rng_state in zip(self._nets(), rng_states, strict=False):
-            net.ctx.rng.bit_generator.state = rng_state
-        for net, seed in zip(self._nets(), seeds, strict=False):
-            net.ctx.seed = seed  # for layers that derive streams from the seed (shuffled epochs)
-        if seeds and seeds[0] is not None:
-            self.seed = seeds[0]
-        layers = dict(self._cursor_layers())
-        for cursor in state.data_cursor:
-            if cursor.layer in layers:
-                layers[cursor.layer].seek(cursor.position, cursor.epoch)
-            else:
-                log.warning("The state has a data cursor for layer '%s', which this net lacks", cursor.layer)
-        self.losses.clear()
-        self.losses.extend(state.recent_loss)
-        self.last_snapshot = (self._iter, str(state_file))
-        log.info("Resuming at iteration %d", self._iter)
-
-    def _check_history(self, state: pb.SolverState, path: str | Path) -> list[np.ndarray]:
-        targets = self.rule.state_arrays()
-        if len(state.history) != len(targets):
-            raise WeightsError(f"the state holds {len(state.history)} history blobs, the {self.param.type} "
-                               f"solver needs {len(targets)} for this net", file=str(path),
-                               hint="was it written for another net or another solver type?")
-        arrays = []
-        for k, (blob, target) in enumerate(zip(state.history, targets, strict=True)):
-            array = blobproto_to_array(blob, file=str(path))
-            if not blob_fits(array.shape, target.shape):
-                raise WeightsError(f"history blob {k} has shape {list(array.shape)}, the net needs "
-                                   f"{list(target.shape)}", file=str(path),
-                                   hint="was it written for another net?")
-            arrays.append(array)
-        return arrays
-
-    def _nets(self) -> list[Net]:
-        return [self._net, *self._test_nets]
-
-    def _cursor_layers(self) -> list[tuple[str, Layer]]:
-        """Layers with a read position, by state name: the layer's name in the train net, `test<k>/<name>` in
-        test net k."""
-        found = []
-        for k, net in enumerate(self._nets()):
-            tag = "" if k == 0 else f"test{k - 1}/"
-            found += [(tag + layer.name, layer) for layer in readers(net)]
-        return found
-
     def _copy_weights(self, weights: Weights, reinit: tuple[str, ...] | list[str]) -> None:
         """Fine-tuning: copy weights files in by layer name (the `weights` argument, else the solver's)."""
         if weights is None:
@@ -531,8 +414,3 @@ class Solver:
             for net in self._test_nets:
                 net.copy_from(path, reinit=reinit)
 
-
-def readers(net: Net) -> list[Layer]:
-    """The layers with a read position: cursor() -> (position, epoch) and seek(position, epoch)."""
-    return [layer for layer in net.layers
-            if callable(getattr(layer, "cursor", None)) and callable(getattr(layer, "seek", None))]

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io import append, atomic_write, fsync_file
+from ..net import Net
 from .tensorboard import TensorBoard
 
 log = logging.getLogger("protonet")
@@ -56,17 +57,18 @@ class Monitor:
         if self.metrics_path is not None and self.metrics_path.is_file():
             fsync_file(self.metrics_path)
 
-    def train(self, iteration: int, loss: float, lr: float, outputs: Outputs,
-              weights: dict[str, float]) -> None:
+    def train(self, iteration: int, loss: float, lr: float, net: Net) -> None:
+        """A display iteration: the smoothed loss, the train net's outputs, the learning rate."""
+        outputs = {name: net.blobs[name].data for name in net.outputs}
         log.info("Iteration %d, loss = %s", iteration, _g(loss))
-        log_outputs("Train", outputs, weights)
+        log_outputs("Train", outputs, loss_weights(net))
         log.info("Iteration %d, lr = %s", iteration, _g(lr))
         self.event(iter=iteration, phase="train", loss=loss, lr=lr, outputs=plain(outputs))
 
-    def test(self, iteration: int, net: int, loss: float, lr: float, outputs: Outputs,
-             weights: dict[str, float]) -> None:
-        log_outputs("Test", outputs, weights)
-        self.event(iter=iteration, phase="test", net=net, loss=loss, lr=lr, outputs=plain(outputs))
+    def test(self, iteration: int, k: int, loss: float, lr: float, outputs: Outputs, net: Net) -> None:
+        """Test net k's mean outputs."""
+        log_outputs("Test", outputs, loss_weights(net))
+        self.event(iter=iteration, phase="test", net=k, loss=loss, lr=lr, outputs=plain(outputs))
 
     @contextlib.contextmanager
     def running(self, start: int, stop: int) -> Iterator[None]:
@@ -110,6 +112,16 @@ def _loggers_with_handlers() -> list[logging.Logger]:
             found.append(logger)
         logger = logger.parent if logger.propagate else None
     return found
+
+
+def loss_weights(net: Net) -> dict[str, float]:
+    """Output blob -> its loss weight, for the outputs that are losses."""
+    weights: dict[str, float] = {}
+    for names, values in zip(net.top_names, net.loss_weights, strict=True):
+        for name, weight in zip(names, values, strict=True):
+            if weight:
+                weights[name] = weight
+    return weights
 
 
 def log_outputs(kind: str, outputs: Outputs, weights: dict[str, float]) -> None:

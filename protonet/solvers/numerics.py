@@ -120,3 +120,17 @@ def find_fault(net: Net, passes: int) -> NonFinite | None:
 def first_non_finite(arrays: list[np.ndarray]) -> int | None:
     """The index of the first array holding a NaN or an inf, else None."""
     return next((k for k, array in enumerate(arrays) if not finite(array)), None)
+
+
+def clip_by_global_norm(diffs: list[np.ndarray], clip: float) -> None:
+    """Caffe's ClipGradients: scale every gradient by clip / ||g|| when the L2 norm of all of them together,
+    ||g|| = sqrt(sum_k <g_k, g_k>), exceeds `clip` (off when clip < 0)."""
+    if clip < 0:
+        return
+    norm = math.sqrt(sum(float(np.vdot(g, g)) for g in diffs))
+    if norm > clip:
+        scale = clip / norm
+        log.info("Gradient clipping: scaling down gradients (L2 norm %.6g > %.6g) by scale factor %.6g",
+                 norm, clip, scale)
+        for g in diffs:
+            g *= scale
