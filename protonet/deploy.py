@@ -60,6 +60,13 @@ def dataset_of(model: str | Path) -> Dataset | None:
     return None
 
 
+def test_transform(train_val: str | Path) -> pb.TransformationParameter:
+    """The transform_param of the first TEST-phase data layer of a train_val net (empty without one)."""
+    net = filter_net(config.load_net(train_val), pb.NetState(phase=pb.TEST))
+    found = [lp.transform_param for lp in net.layer if lp.HasField("transform_param")]
+    return found[0] if found else pb.TransformationParameter()
+
+
 def deploy(model: str | Path, weights: str | Path, name: str, *, description: str = "",
            dataset: str = "", metrics: dict | None = None, labels: list[str] | None = None,
            solver: str | Path | None = None) -> Path:
@@ -82,7 +89,8 @@ def deploy(model: str | Path, weights: str | Path, name: str, *, description: st
     inputs = {lp.top[0]: list(lp.input_param.shape[0].dim) for lp in net.layer if lp.type == "Input"}
     meta = {
         "name": name, "description": description, "task": "classification", "dataset": dataset,
-        "inputs": inputs, "deploy": "deploy.yaml", "train_val": "train_val.yaml",
+        "inputs": inputs, "transform": config.message_to_dict(test_transform(model)),
+        "deploy": "deploy.yaml", "train_val": "train_val.yaml",
         "weights": {"file": weights_file.name, "sha256": sha256_of(weights_file)},
         "metrics": metrics or {}, "labels": "labels.txt" if labels else None,
         "source": str(weights), "license": "", "protonet_version": __version__,

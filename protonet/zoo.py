@@ -175,6 +175,27 @@ def validate_entry(folder: Path) -> dict:
     return meta
 
 
+def verify(name: str) -> dict:
+    """Check entry `name` whole: its files and weights' sha256 (validate_entry), then that the deploy net
+    builds with the weights and runs one forward pass on zeros. Returns its metadata."""
+    from .net import Net
+
+    folder, _ = entry(check_name(name))
+    meta = validate_entry(folder)
+    net = Net(folder / meta["deploy"], weights=folder / meta["weights"]["file"], phase="TEST")
+    net.forward()
+    return meta
+
+
+def remove(name: str) -> Path:
+    """Delete entry `name`: moved aside to a hidden name first (one rename), then removed."""
+    folder, _ = entry(check_name(name))
+    aside = Path(tempfile.mkdtemp(prefix=f".removed-{name}-", dir=folder.parent)) / "entry"
+    os.rename(folder, aside)
+    shutil.rmtree(aside.parent, ignore_errors=True)
+    return folder
+
+
 def check_name(name: str) -> str:
     if not NAME_PATTERN.fullmatch(name) or name in (".", ".."):
         raise ConfigError(f"'{name}' is not a valid zoo entry name",

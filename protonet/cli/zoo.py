@@ -1,4 +1,4 @@
-"""The model zoo commands: list, show, pack, install."""
+"""The model zoo commands: list, show, verify, pack, install, remove."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from .group import cli
 
 @cli.group()
 def zoo() -> None:
-    """The model zoo ($PROTONET_ZOO or ./zoo): list, show, pack and install entries."""
+    """The model zoo ($PROTONET_ZOO or ./zoo): list, show, verify, pack, install and remove entries."""
 
 
 @zoo.command("list")
@@ -68,3 +68,34 @@ def zoo_install(source: str, digest: str, name: str | None, force: bool) -> None
     from ..zoo import install
 
     install(source, digest, name=name, force=force, log=click.echo)
+
+
+@zoo.command("verify")
+@click.argument("name", required=False)
+def zoo_verify(name: str | None) -> None:
+    """Check an entry (or every entry): files, weights sha256, the deploy net loads them and runs."""
+    from ..errors import ProtonetError
+    from ..zoo import entries, verify
+
+    names = [name] if name else [item[0] for item in entries()]
+    failed = []
+    for each in names:
+        try:
+            verify(each)
+            click.echo(f"{each}: OK")
+        except ProtonetError as exc:
+            click.echo(f"{each}: FAILED: {exc}")
+            failed.append((each, exc))
+    if len(failed) == 1 and name:
+        raise failed[0][1]
+    if failed:
+        raise click.ClickException(f"{len(failed)} of {len(names)} entries failed to verify")
+
+
+@zoo.command("remove")
+@click.argument("name")
+def zoo_remove(name: str) -> None:
+    """Delete entry NAME from the zoo."""
+    from ..zoo import remove
+
+    click.echo(f"removed {remove(name)}")
