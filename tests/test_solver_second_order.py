@@ -277,3 +277,17 @@ def test_restore_continues_bit_for_bit(rule: str, tmp_path: Path) -> None:
     assert_same(weights(first), weights(second))
     assert_same(first.rule.state_arrays(), second.rule.state_arrays())
     assert first.test_scores == second.test_scores and math.isfinite(first.smoothed_loss)
+
+
+def test_strong_wolfe_extrapolates_at_most_tenfold() -> None:
+    """phi(t) = (t - 5)^2 / 2: the curvature test wants t >= 0.5 and each cubic step (exact: 5) is clamped
+    to ten times the last, so the trials from 1e-4 are 1e-3, 1e-2, 0.1 and 1, which passes."""
+    trials: list[float] = []
+
+    def phi(t: float) -> tuple[float, np.ndarray]:
+        trials.append(t)
+        return (t - 5) ** 2 / 2, np.array([t - 5])
+
+    f, g, t, evaluations = strong_wolfe(phi, 1e-4, np.array([1.0]), 12.5, np.array([-5.0]), -5.0)
+    assert trials == pytest.approx([1e-4, 1e-3, 1e-2, 0.1, 1.0], rel=1e-12)
+    assert (t, f, g[0], evaluations) == (trials[-1], 8.0, -4.0, 5)
