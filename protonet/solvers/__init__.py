@@ -1,4 +1,4 @@
-"""Solvers: the training loop, learning-rate policies, the six update rules, snapshots and resume."""
+"""Solvers: the training loop, learning-rate policies, the update rules (RULES), snapshots and resume."""
 
 from .base import Solver
 from .build import RULES

@@ -2,8 +2,9 @@
 
 One iteration, in Caffe's order: clear the param diffs; test when due; iter_size x forward_backward
 (loss averaged); display; the update (lr policy -> clip all gradients by their global L2 norm -> per
-param: normalise by 1/iter_size, regularise, update rule, W -= update); iter += 1; poll signals;
-snapshot when due.
+param: normalise by 1/iter_size, regularise, update rule, W -= update; or, for Newton and LBFGS, one
+step of the rule over the whole objective, re-evaluated on the iteration's batch: solvers/objective.py);
+iter += 1; poll signals; snapshot when due.
 
 No lost work: a non-finite loss or gradient stops training before the update, a non-finite parameter
 right after it (a NumericalError naming the iteration and the first layer at fault), so the snapshots
@@ -29,12 +30,12 @@ from ..layers.base import Layer
 from ..lock import RunLock
 from ..net import LearnableParam, Net
 from ..ops import parallel
-from ..ops.blas import axpy
 from ..proto import pb
 from .build import RULES, build_net, load, net_seeds, net_specs, resolved, snapshot_prefix, validate
 from .lr_policy import learning_rate
 from .monitor import Monitor
 from .numerics import DebugInfo, clip_by_global_norm, find_fault, finite, first_non_finite, log_param_norms, log_update
+from .objective import Objective
 from .signals import NONE, SNAPSHOT, STOP, SignalHandler
 from .snapshot import (
     check_writable,
@@ -219,6 +220,7 @@ class Solver(Resumable):
         if not math.isfinite(loss) or first_non_finite([lp.blob.diff for lp in net.learnable]) is not None:
             raise self._non_finite(loss, start)
         self._record_loss(loss)
+        self._pass = start, loss  # where the iteration's batch began, for rules that re-evaluate it
 
     def _record_loss(self, loss: float) -> None:
         self.losses.append(float(np.float32(loss)))  # float32, as the state stores it: resume shows the same
@@ -234,10 +236,14 @@ class Solver(Resumable):
         the params run in flat parts over the threads of ops.parallel (the same result for any split);
         a parameter the update made non-finite (an overflow: too large a learning rate) stops training."""
         clip_by_global_norm([lp.blob.diff for lp in self._net.learnable], self.param.clip_gradients)
-        arrays = [(lp.blob.data.reshape(-1), lp.blob.diff.reshape(-1)) for lp in self._net.learnable]
-        plan = self._update_plan()
+        self.rule.begin(self._iter)
         bad: list[int] = []
-        parallel.run(lambda t: bad.extend(self._update_parts(plan[t], arrays, rate)), len(plan))
+        if self.rule.needs_objective:
+            bad = self._objective_update(rate)
+        else:
+            arrays = [(lp.blob.data.reshape(-1), lp.blob.diff.reshape(-1)) for lp in self._net.learnable]
+            plan = self._update_plan()
+            parallel.run(lambda t: bad.extend(self._update_parts(plan[t], arrays, rate)), len(plan))
         if bad:
             lp = self._net.learnable[min(bad)]
             raise NumericalError(f"parameter {lp.index} became non-finite in the update at iteration "
@@ -252,17 +258,21 @@ class Solver(Resumable):
             w, g = w[part], g[part]
             if p.iter_size > 1:
                 g *= 1.0 / p.iter_size
-            decay = p.weight_decay * lp.decay_mult
-            if decay and p.regularization_type == "L2":
-                axpy(decay, w, g)
-            elif decay:
-                tmp = self.rule.scratch(0, part)
-                axpy(decay, np.sign(w, out=tmp), g)
+            self.rule.regularise(part, w, g, lp.decay_mult, rate * lp.lr_mult)
             self.rule.compute(k, part, g, rate * lp.lr_mult, self._iter)
             w -= g
             if not finite(w):
                 bad.append(k)
         return bad
+
+    def _objective_update(self, rate: float) -> list[int]:
+        """A rule that re-evaluates the objective on this iteration's batch (Newton, LBFGS) moves every
+        param at once; returns the params left non-finite."""
+        start, loss = self._pass
+        objective = Objective(self._net, self.rule, self.param.iter_size, lambda: self._rewind(start), loss,
+                              self._iter)
+        self.rule.step(objective, rate)
+        return [k for k, lp in enumerate(self._net.learnable) if not finite(lp.blob.data)]
 
     def _update_plan(self) -> list[list[tuple[int, slice]]]:
         """Per thread, the (param, flat part) pairs it updates (ops.parallel.deal), kept while the thread
@@ -311,13 +321,17 @@ class Solver(Resumable):
         cursors = [(layer, layer.cursor()) for layer in readers(self._net)]
         return self._net.ctx.rng.bit_generator.state, cursors
 
-    def _non_finite(self, loss: float, start: Position) -> NumericalError:
-        """The error for a failed iteration, naming the first layer whose output was non-finite: found
-        by replaying the iteration from `start` with a check after every layer."""
+    def _rewind(self, start: Position) -> None:
+        """Put the train net's generator and data layers back where `_read_position` found them."""
         rng_state, cursors = start
         self._net.ctx.rng.bit_generator.state = rng_state
         for layer, (position, epoch) in cursors:
             layer.seek(position, epoch)
+
+    def _non_finite(self, loss: float, start: Position) -> NumericalError:
+        """The error for a failed iteration, naming the first layer whose output was non-finite: found
+        by replaying the iteration from `start` with a check after every layer."""
+        self._rewind(start)
         fault = find_fault(self._net, self.param.iter_size)
         what = f"the loss is {loss}" if not math.isfinite(loss) else "a gradient is non-finite"
         if fault is None:

@@ -18,8 +18,16 @@ from ..upgrade import upgrade_solver
 from .adadelta import AdaDelta
 from .adagrad import AdaGrad
 from .adam import Adam
+from .adamax import Adamax
+from .adamw import AdamW
+from .gd import GD
+from .lbfgs import LBFGS
 from .lr_policy import check_policy
+from .nadam import NAdam
 from .nesterov import Nesterov
+from .newton import Newton
+from .qhadam import QHAdam
+from .radam import RAdam
 from .rmsprop import RMSProp
 from .rule import UpdateRule
 from .sgd import SGD
@@ -27,7 +35,8 @@ from .sgd import SGD
 log = logging.getLogger("protonet")
 
 RULES: dict[str, type[UpdateRule]] = {
-    cls.type: cls for cls in (SGD, Nesterov, AdaGrad, RMSProp, AdaDelta, Adam)}
+    cls.type: cls for cls in (SGD, Nesterov, AdaGrad, RMSProp, AdaDelta, Adam,
+                              GD, NAdam, Adamax, AdamW, RAdam, QHAdam, Newton, LBFGS)}
 TRAIN_FIELDS = ("net", "net_param", "train_net", "train_net_param")
 NET_PREFIX = "net."  # `--set net.<path>=value` sets a field of every net the solver builds
 
@@ -90,6 +99,7 @@ def validate(param: pb.SolverParameter, file: str | None = None) -> None:
                    hint="remove momentum, or use type SGD, Nesterov or Adam")
     if param.type == "RMSProp" and not 0 <= param.rms_decay <= 1:
         raise fail(f"rms_decay must lie in [0, 1], found {param.rms_decay:g}")
+    RULES[param.type].check(param, fail)
     _validate_tests(param, fail)
 
 
