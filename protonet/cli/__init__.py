@@ -55,4 +55,4 @@ def main() -> None:
 
 
 # Each module below adds its commands to the group.
-from . import bench, data, nets, run, zoo  # noqa: E402,F401
+from . import bench, course, data, nets, run, zoo  # noqa: E402,F401
