@@ -20,7 +20,8 @@ OUT_HELP = "The figure: a .png or .svg file."
 @click.option("--phase", type=PHASE, default="TRAIN", show_default=True)
 @click.option("--samples", type=click.IntRange(min=1), default=20, show_default=True,
               help="Elements checked per parameter (all of smaller ones).")
-@click.option("--step", type=float, default=1e-5, show_default=True, help="h of the central differences.")
+@click.option("--step", type=float, default=1e-5, show_default=True,
+              help="h of the central differences (h/10 is tried too).")
 @click.option("--threshold", type=float, default=1e-4, show_default=True,
               help="Largest relative error that passes.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds the fillers, data and samples.")
