@@ -1,21 +1,33 @@
-"""The one numerical gradient checker every layer test uses (after Caffe's GradientChecker).
+"""The one numerical gradient checker, for a layer (every layer test) and for a whole net.
 
-The objective is f = sum_k <w_k, top_k> with fixed random weights w_k, so top_k.diff = w_k.
-Each bottom and parameter element x is perturbed by +-h and the central difference
-(f(x+h) - f(x-h)) / 2h is compared with the analytic gradient:
+Both compare back-propagated gradients with central differences (f(x+h) - f(x-h)) / 2h, one
+element x at a time (`central_difference`).
+
+A layer (`check_gradient`, after Caffe's GradientChecker): the objective is f = sum_k <w_k, top_k>
+with fixed random weights w_k, so top_k.diff = w_k; every bottom and parameter element must meet
 |analytic - numeric| <= threshold * max(|analytic|, |numeric|, 1).
+
+A net (`check_net`, `protonet gradcheck`): the objective is the net's loss on one fixed batch (the
+generator and the data layers' read positions are restored before every forward pass, so dropout and
+the data repeat); for each learnable parameter, up to `samples` elements are checked and the largest
+relative error |analytic - numeric| / max(|analytic|, |numeric|, floor) is reported. Each element's
+error is the smaller of those at two steps, h and h/10: a kink of ReLU or max pooling crossed by one
+step is rarely crossed by both, while a wrong gradient is wrong at every step.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from google.protobuf import text_format
 
 from .blob import Blob
+from .errors import ConfigError, did_you_mean
 from .layers.base import Layer, LayerContext
 from .layers.registry import layer_class
+from .net import Net
 from .proto import pb
 
 
@@ -83,20 +95,101 @@ def check_gradient(config: str | pb.LayerParameter | Layer, inputs: Sequence[np.
         targets += [p.data for p in layer.blobs]
         names += [f"param {k}" for k in range(len(layer.blobs))]
     for name, grad, x in zip(names, analytic, targets):
-        flat = x.reshape(-1)
-        for idx in range(flat.size):
-            saved = flat[idx]
-            flat[idx] = saved + step
-            plus = objective()
-            flat[idx] = saved - step
-            minus = objective()
-            flat[idx] = saved
-            numeric = (plus - minus) / (2 * step)
+        for idx in range(x.size):
+            numeric = central_difference(objective, x, idx, step)
             got = grad.reshape(-1)[idx]
             scale = max(abs(got), abs(numeric), 1.0)
             assert abs(got - numeric) <= threshold * scale, (
                 f"{layer.type} '{layer.name}': {name}[{np.unravel_index(idx, x.shape)}] analytic {got:.6g} "
                 f"vs numeric {numeric:.6g}")
+
+
+def central_difference(objective: Callable[[], float], x: np.ndarray, index: int, step: float) -> float:
+    """(f(x + h e_i) - f(x - h e_i)) / 2h for flat element i of the array `x`, which is left as it was."""
+    flat = x.reshape(-1)
+    saved = flat[index]
+    flat[index] = saved + step
+    plus = objective()
+    flat[index] = saved - step
+    minus = objective()
+    flat[index] = saved
+    return (plus - minus) / (2 * step)
+
+
+@dataclass
+class ParamCheck:
+    """How the gradient of one learnable parameter compares: the largest relative error found."""
+
+    layer: str
+    index: int
+    shape: tuple[int, ...]
+    checked: int         # elements compared
+    max_gradient: float  # largest |analytic| among them
+    max_error: float     # largest |analytic - numeric| / max(|analytic|, |numeric|, floor)
+
+
+def check_net(net: Net, layers: Sequence[str] = (), *, step: float = 1e-5, samples: int = 20,
+              floor: float = 1e-8, seed: int = 0) -> list[ParamCheck]:
+    """Back-propagated vs numerical gradients of the loss of `net` (float64 advised) for each learnable
+    parameter of `layers` (default: all): `samples` elements per parameter (all when fewer), drawn by
+    `seed`, each at steps `step` and `step` / 10 (see the module doc). Gradients smaller than `floor`
+    count as zero."""
+    chosen = [lp for lp in net.learnable if not layers or lp.layer in layers]
+    _check_layer_names(net, layers)
+    if not any(w for weights in net.loss_weights for w in weights):
+        raise ConfigError(f"net '{net.name}' has no loss: there is no gradient to check",
+                          hint="give a train_val net with its loss layers, not a deploy net")
+    rewind = _rewinder(net)
+
+    def objective() -> float:
+        rewind()
+        net.forward()
+        return net.loss
+
+    rewind()
+    net.clear_param_diffs()
+    net.forward_backward()
+    analytic = [lp.blob.diff.copy() for lp in chosen]
+    rng = np.random.default_rng(seed)
+    results = []
+    for lp, grad in zip(chosen, analytic):
+        x = lp.blob.data
+        picked = np.sort(rng.choice(x.size, min(x.size, samples), replace=False))
+        got = grad.reshape(-1)[picked]
+        errors = []
+        for h in (step, step / 10):
+            numeric = np.array([central_difference(objective, x, int(i), h) for i in picked])
+            errors.append(np.abs(got - numeric) / np.maximum(np.maximum(np.abs(got), np.abs(numeric)), floor))
+        error = np.minimum(*errors)
+        results.append(ParamCheck(lp.layer, lp.index, tuple(x.shape), len(picked),
+                                  float(np.abs(got).max(initial=0)), float(error.max(initial=0))))
+    return results
+
+
+def _rewinder(net: Net) -> Callable[[], None]:
+    """A function that puts the net's generator and data layers back where they stand now, so that
+    the next forward pass reads the same batch and draws the same random numbers."""
+    from .solvers.base import readers
+
+    rng_state = net.ctx.rng.bit_generator.state
+    cursors = [(layer, layer.cursor()) for layer in readers(net)]
+
+    def rewind() -> None:
+        net.ctx.rng.bit_generator.state = rng_state
+        for layer, (position, epoch) in cursors:
+            layer.seek(position, epoch)
+
+    return rewind
+
+
+def _check_layer_names(net: Net, layers: Sequence[str]) -> None:
+    with_params = dict.fromkeys(lp.layer for lp in net.learnable)
+    for name in layers:
+        if name not in with_params:
+            known = "has no learnable parameters" if name in net.layer_dict else "is not in the net"
+            raise ConfigError(f"layer '{name}' {known}",
+                              hint=did_you_mean(name, with_params) or f"layers with parameters: "
+                                                                      f"{', '.join(with_params)}")
 
 
 def _blob(x: np.ndarray, dtype: np.dtype, channels_last: bool = False) -> Blob:

@@ -92,11 +92,12 @@ class ReadsRecords:
     def batch_size(self) -> int:
         return self.reader.batch_size
 
-    def check_source(self, field: str, param: Any, hint: str) -> None:
-        """A ConfigError (naming the layer) unless `param` has a positive batch_size and a source."""
+    def check_source(self, field: str, param: Any, hint: str, *, source_needed: bool = True) -> None:
+        """A ConfigError (naming the layer) unless `param` has a positive batch_size and (when needed) a
+        source."""
         if param.batch_size <= 0:
             raise self.error(f"{field}.batch_size must be positive, found {param.batch_size}")
-        if not param.source:
+        if source_needed and not param.source:
             raise self.error(f"{field}.source is empty", hint=hint)
 
     def cursor(self) -> tuple[int, int]:

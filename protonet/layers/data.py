@@ -1,4 +1,4 @@
-"""Data: batches of records from an IDX or NPZ file or a dataset alias, in Caffe's order."""
+"""Data: batches of records from an IDX or NPZ file, a dataset alias or a synthetic problem, in Caffe's order."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import numpy as np
 from ..blob import check_shape
 from ..data.reader import ReadsRecords, RecordReader, shuffled
 from ..data.sources import open_source
+from ..data.synthetic import synthetic_records
 from ..data.transform import Transformer
 from ..errors import DataError
 from ..proto import pb
@@ -36,6 +37,9 @@ class Data(ReadsRecords, Layer):
     transform_param, as Caffe's upgrade does.
 
     Records stay in memory in their stored dtype (uint8 for IDX); a batch at a time is converted.
+
+    With `synthetic_param` (and no source) the records are a synthetic problem drawn by seed, each
+    phase its own points of it (see protonet.data.synthetic): features (N, D, 1, 1), labels (N,).
     """
 
     bottoms = (0, 0)
@@ -44,9 +48,16 @@ class Data(ReadsRecords, Layer):
 
     def setup(self, bottom: Blobs, top: Blobs) -> None:
         p = self.param.data_param
-        self.check_source("data_param", p, "give a file, or a dataset such as 'fashion-mnist:train'")
-        self.records = open_source(p.source, base_dir=self.ctx.base_dir, label_source=p.label_source,
-                                   with_labels=len(top) > 1)
+        if self.param.HasField("synthetic_param"):
+            if p.source:
+                raise self.error("has both data_param.source and synthetic_param", hint="keep one of them")
+            self.check_source("data_param", p, "", source_needed=False)
+            self.records = synthetic_records(self.param.synthetic_param, self.ctx.phase)
+        else:
+            self.check_source("data_param", p, "give a file, a dataset such as 'fashion-mnist:train', or a "
+                              "synthetic_param")
+            self.records = open_source(p.source, base_dir=self.ctx.base_dir, label_source=p.label_source,
+                                       with_labels=len(top) > 1)
         if len(top) > 1 and self.records.labels is None:
             raise DataError("has no labels, but the layer has a label top", file=self.records.path,
                             hint="add an array 'labels' to the .npz, or give the layer a single top")
