@@ -82,7 +82,8 @@ def test_metrics_files_give_the_outputs_and_rates_of_each_event(run: Solver):
         assert curves.series["train", "loss"] == (
             [e["iter"] for e in events if e["phase"] == "train"],
             [e["outputs"]["loss"] for e in events if e["phase"] == "train"])
-        assert curves.series["train", "lr"][1] == [0.5] * len(curves.series["train", "lr"][1])
+        rates = curves.series["train", "lr"][1]
+        assert len(rates) == len(events) - 2 and rates == pytest.approx([run.param.base_lr] * len(rates))
         assert curves.series["test", "loss"][0] == [0, 20]
 
 
