@@ -178,3 +178,9 @@ def test_a_boundary_needs_two_dimensional_records():
     solver = Solver(COURSE / "01_linear_regression" / "solver.yaml", overrides=["max_iter=0"])
     with pytest.raises(ConfigError, match=r"needs 2-D inputs, but layer 'data' gives records of shape \[3, 1, 1\]"):
         boundaries(solver.test_nets[0])
+
+
+def test_compare_refuses_a_bad_output_name_before_training(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr("protonet.compare.compare", lambda *args, **kwargs: pytest.fail("it trained"))
+    result = CliRunner().invoke(cli, ["compare", str(COURSE / "07_symmetry" / "solver.yaml"), "--out", "c.gif"])
+    assert isinstance(result.exception, ConfigError) and "written as PNG or SVG" in str(result.exception)
