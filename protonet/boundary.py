@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ConfigError
+from .layers.base import Layer
 from .net import Net
 from .proto import pb
 
@@ -63,7 +64,7 @@ def boundaries(net: Net, label: str = "", resolution: int = 150) -> list[Boundar
             for name in scores]
 
 
-def _data_layer(net: Net) -> tuple[int, object]:
+def _data_layer(net: Net) -> tuple[int, Layer]:
     """The index and layer of the net's data layer that holds its records in memory."""
     for i, layer in enumerate(net.layers):
         records = getattr(layer, "records", None)

@@ -41,12 +41,18 @@ def matplotlib_figure() -> Any:
     return Figure
 
 
-def draw(runs: Sequence[Curves], out: str | Path, *, boundaries: Sequence[Boundary] = (), title: str = "") -> Path:
-    """Write the figure of `runs` (and `boundaries`) to `out`, a .png or .svg file, atomically."""
+def check_output(out: str | Path) -> Path:
+    """`out` as a Path, or a ConfigError when it is not a .png or .svg name."""
     out = Path(out)
     if out.suffix.lower() not in FORMATS:
         raise ConfigError(f"cannot draw to '{out.name}': the figure is written as PNG or SVG",
                           hint="end the output name in .png or .svg")
+    return out
+
+
+def draw(runs: Sequence[Curves], out: str | Path, *, boundaries: Sequence[Boundary] = (), title: str = "") -> Path:
+    """Write the figure of `runs` (and `boundaries`) to `out`, a .png or .svg file, atomically."""
+    out = check_output(out)
     panels = _panels(runs)
     if not panels and not boundaries:
         raise ConfigError("nothing to draw: the runs hold no curves")

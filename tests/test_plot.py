@@ -82,7 +82,8 @@ def test_metrics_files_give_the_outputs_and_rates_of_each_event(run: Solver):
         assert curves.series["train", "loss"] == (
             [e["iter"] for e in events if e["phase"] == "train"],
             [e["outputs"]["loss"] for e in events if e["phase"] == "train"])
-        assert curves.series["train", "lr"][1] == [0.5] * len(curves.series["train", "lr"][1])
+        rates = curves.series["train", "lr"][1]
+        assert len(rates) == len(events) - 2 and rates == pytest.approx([run.param.base_lr] * len(rates))
         assert curves.series["test", "loss"][0] == [0, 20]
 
 
@@ -177,3 +178,9 @@ def test_a_boundary_needs_two_dimensional_records():
     solver = Solver(COURSE / "01_linear_regression" / "solver.yaml", overrides=["max_iter=0"])
     with pytest.raises(ConfigError, match=r"needs 2-D inputs, but layer 'data' gives records of shape \[3, 1, 1\]"):
         boundaries(solver.test_nets[0])
+
+
+def test_compare_refuses_a_bad_output_name_before_training(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr("protonet.compare.compare", lambda *args, **kwargs: pytest.fail("it trained"))
+    result = CliRunner().invoke(cli, ["compare", str(COURSE / "07_symmetry" / "solver.yaml"), "--out", "c.gif"])
+    assert isinstance(result.exception, ConfigError) and "written as PNG or SVG" in str(result.exception)

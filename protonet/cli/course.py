@@ -89,9 +89,10 @@ def compare(solvers: tuple[str, ...], overrides: tuple[str, ...], variants: tupl
     from ..boundary import boundaries
     from ..compare import compare as run_trials
     from ..errors import ConfigError
-    from ..plot import draw, matplotlib_figure
+    from ..plot import check_output, draw, matplotlib_figure
 
     matplotlib_figure()  # fail before training, not after
+    check_output(out)
     with contextlib.ExitStack() as stack:
         if runs_dir is None:
             runs_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="protonet-compare-"))
