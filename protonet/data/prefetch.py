@@ -60,7 +60,8 @@ class Prefetcher:
         thread, self._thread = self._thread, None
         if thread is not None:
             self._stop.set()
-            thread.join()
+            if thread is not threading.current_thread():  # a collection run by the thread itself closes it too
+                thread.join()
         self._queue = queue.Queue()
 
     def _start(self, tag: Hashable) -> None:

@@ -80,7 +80,8 @@ class Data(ReadsRecords, Layer):
             check_shape((p.batch_size, *record_shape), "data batch")
             self.stream.start(p.batch_size, self.transformer, self.ctx.dtype, depth=p.prefetch, name=self.name)
             weakref.finalize(self, self.stream.close)
-        self.reader = RecordReader(count, p.batch_size, source=source, seed=lambda: self.ctx.seed,
+        ctx = self.ctx  # not self: without a cycle, a dropped layer (and its thread) goes at once
+        self.reader = RecordReader(count, p.batch_size, source=source, seed=lambda: ctx.seed,
                                    order=shuffled(count) if p.shuffle else None)
         if p.rand_skip:  # Caffe: start after a random number of records in [0, rand_skip)
             self.reader.skip(int(self.ctx.rng.integers(p.rand_skip)))
