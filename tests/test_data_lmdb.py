@@ -182,10 +182,11 @@ def test_the_prefetch_thread_ends_with_the_layer_and_after_an_error(tmp_path):
             break
         time.sleep(0.01)
     assert not thread.is_alive()
-    write_lmdb(tmp_path / "db", [*numbered(3), (b"00000003", caffe_datum(np.zeros((1, 3, 3), np.uint8)))])
-    layer, top = lmdb_layer(tmp_path, "batch_size: 2 prefetch: 4")
-    thread = new_prefetch_thread(layer, top, before)
-    with pytest.raises(DataError, match=r"db: record '00000003' is 1x3x3 uint8, but the first record is 1x2x3 uint8"):
+    write_lmdb(tmp_path / "db", [*numbered(9), (b"00000009", caffe_datum(np.zeros((1, 3, 3), np.uint8)))])
+    layer, top = lmdb_layer(tmp_path, "batch_size: 2 prefetch: 1")
+    thread = new_prefetch_thread(layer, top, before)  # one batch ahead: it waits to hand over the third
+    assert read_labels(layer, top, 3) == [[2, 3], [4, 5], [6, 7]]
+    with pytest.raises(DataError, match=r"db: record '00000009' is 1x3x3 uint8, but the first record is 1x2x3 uint8"):
         layer.forward([], top)
     assert not thread.is_alive()  # the error ended it
     layer.seek(0, 0)

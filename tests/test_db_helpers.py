@@ -55,8 +55,8 @@ def write_lmdb(folder: Path, records: list[tuple[bytes, bytes]]) -> Path:
 
 
 def numbered(count: int, shape: tuple[int, ...] = (1, 2, 3)) -> list[tuple[bytes, bytes]]:
-    """Raw records '%08d' % i whose every pixel and label are i."""
-    return [(b"%08d" % i, caffe_datum(np.full(shape, i, np.uint8), i)) for i in range(count)]
+    """Raw records '%08d' % i labelled i, every pixel i mod 256."""
+    return [(b"%08d" % i, caffe_datum(np.full(shape, i % 256, np.uint8), i)) for i in range(count)]
 
 
 def png(pixels: np.ndarray) -> bytes:
