@@ -23,6 +23,8 @@ from ..blob import LIMIT_VARIABLE, check_shape, max_elements
 from ..errors import ConfigError, DataError
 from ..io import read_regular
 
+GREY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")  # Pillow modes OpenCV decodes as one channel
+
 
 def pillow() -> ModuleType:
     """PIL.Image, or a ConfigError saying how to install it."""
@@ -39,28 +41,44 @@ def read_image(path: Path, *, color: bool, size: tuple[int, int] | None, source:
     """The image at `path` as (C, H, W) uint8, BGR when `color`, resized to `size` = (height, width) if given.
 
     `source` and `line` (the list entry that named it) locate a DataError for an unreadable file."""
-    image_module = pillow()
+    pillow()
     if size is not None:
         check_size("resized image", size, color, source, line)
     try:
+        data = read_regular(path)
+    except OSError as exc:
+        raise DataError(f"cannot read image '{path}' ({exc.strerror or exc})", file=source, line=line) from None
+    return decode_image(data, f"image '{path}'", color=color, size=size, source=source, line=line)
+
+
+def decode_image(data: bytes, what: str, *, color: bool | None, size: tuple[int, int] | None = None,
+                 source: str, line: int | None = None) -> np.ndarray:
+    """The image file held in `data` as (C, H, W) uint8: BGR when `color`, grey when not, and as stored
+    (grey files grey, others BGR: OpenCV's IMREAD_UNCHANGED, less any alpha) when `color` is None.
+
+    `what` names the image in a DataError located at `source` (and `line`)."""
+    image_module = pillow()
+    try:
         # from memory: Pillow trusts declared chunk lengths in fp.read(n), which a file would allocate in full
-        with image_module.open(io.BytesIO(read_regular(path))) as image:
-            check_size(f"image '{path}'", image.size[::-1], color, source, line)  # before decoding
+        with image_module.open(io.BytesIO(data)) as image:
+            if color is None:
+                color = image.mode not in GREY_MODES
+            check_size(what, image.size[::-1], color, source, line)  # before decoding
             image = image.convert("RGB" if color else "L")
             if size is not None and image.size != (size[1], size[0]):
                 image = image.resize((size[1], size[0]), image_module.BILINEAR)
             pixels = np.asarray(image)
     except image_module.DecompressionBombError:  # Pillow's own guard: over 2 * MAX_IMAGE_PIXELS pixels
-        raise too_large(f"image '{path}'", 2 * image_module.MAX_IMAGE_PIXELS, color, source, line) from None
+        raise too_large(what, 2 * image_module.MAX_IMAGE_PIXELS, bool(color), source, line) from None
     except (OSError, ValueError, NotImplementedError, SyntaxError, IndexError, TypeError, struct.error) as exc:
         # what Pillow's plugins raise on a damaged file: Image.open catches the last four, load() does not
         reason = "unknown format" if isinstance(exc, image_module.UnidentifiedImageError) else exc  # not the BytesIO
-        raise DataError(f"cannot decode image '{path}' ({reason})", file=source, line=line,
+        raise DataError(f"cannot decode {what} ({reason})", file=source, line=line,
                         hint="the file is not an image Pillow reads, or it is truncated") from None
     return pixels[:, :, ::-1].transpose(2, 0, 1) if color else pixels[None]
 
 
-def check_size(what: str, size: tuple[int, int], color: bool, source: str, line: int) -> tuple[int, ...]:
+def check_size(what: str, size: tuple[int, int], color: bool, source: str, line: int | None) -> tuple[int, ...]:
     """(C, H, W) of an image of `size` = (height, width), checked against max_elements()."""
     try:
         return check_shape((3 if color else 1, *size), what, DataError, file=source)
@@ -68,7 +86,7 @@ def check_size(what: str, size: tuple[int, int], color: bool, source: str, line:
         raise exc.located(line=line) from None
 
 
-def too_large(what: str, pixels: int, color: bool, source: str, line: int) -> DataError:
+def too_large(what: str, pixels: int, color: bool, source: str, line: int | None) -> DataError:
     """The error for an image Pillow refused, knowing only that it has over `pixels` pixels."""
     limit = max_elements()
     if (3 if color else 1) * (pixels + 1) > limit:

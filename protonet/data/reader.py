@@ -9,6 +9,7 @@ is all a resumed run needs. Layers that mix in `ReadsRecords` expose the interfa
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,13 @@ class RecordReader:
         """Move the cursor `count` records on (Caffe's rand_skip)."""
         epoch, position = divmod(self._epoch * self.num_records + self._position + count, self.num_records)
         self.seek(position, epoch)
+
+    def advance(self) -> int:
+        """The next batch's first record as an offset from the start of epoch 0 (its index is the offset
+        mod N), moving the cursor past the batch: the read position of sources read in order."""
+        start = self._epoch * self.num_records + self._position
+        self._epoch, self._position = divmod(start + self.batch_size, self.num_records)
+        return start
 
     def next_indices(self) -> np.ndarray:
         """The record indices of the next batch, advancing the cursor."""
@@ -121,6 +129,25 @@ def read_list(path: Path) -> list[tuple[int, str]]:
     if not lines:
         raise DataError("lists no entries", file=str(path), hint="write one entry per line")
     return lines
+
+
+def parse_image_list(list_file: Path, root_folder: str = "") -> tuple[list[int], list[str], list[int]]:
+    """(line numbers, image paths joined to `root_folder`, labels) of a list of `path label` lines (the
+    path may hold spaces: the label is the last field), as ImageData and convert_imageset read them."""
+    lines, names, labels = [], [], []
+    for line, text in read_list(list_file):
+        fields = text.rsplit(maxsplit=1)
+        try:
+            label = int(fields[1]) if len(fields) == 2 else None
+        except ValueError:
+            label = None
+        if label is None:
+            raise DataError(f"expected 'path label' with an integer label, found '{text}'", file=str(list_file),
+                            line=line)
+        lines.append(line)
+        names.append(os.path.join(root_folder, fields[0]))
+        labels.append(label)
+    return lines, names, labels
 
 
 def find_listed(name: str, list_file: Path, line: int, what: str) -> Path:

@@ -1,4 +1,5 @@
-"""Data sources: resolve a `source` (path or dataset alias) and hold its records in memory.
+"""Data sources: resolve a `source` (path or dataset alias) and hold its records in memory (a folder is a
+database, streamed instead: protonet.data.stream).
 
 Images stay in their stored dtype (uint8 for IDX: one byte per pixel); the Data layer converts
 a batch at a time. Nets opened on the same unchanged file share one read-only copy.
@@ -50,8 +51,8 @@ def open_source(source: str, *, base_dir: Path, label_source: str = "", with_lab
         return _load(images, labels if with_labels else None, images_sha, labels_sha)
     path = resolve_path(source, base_dir)
     if path.is_dir():
-        raise DataError("is a folder, not a data file (LMDB and LevelDB are not read)", file=str(path),
-                        hint=f"the Data layer reads {FORMATS}")
+        raise DataError("is a folder: a database (LMDB, LevelDB) is streamed, not held in memory", file=str(path),
+                        hint=f"in memory: {FORMATS}")
     if path.suffix == ".npz":
         return _load(path, None)
     if not with_labels:
@@ -64,6 +65,20 @@ def open_source(source: str, *, base_dir: Path, label_source: str = "", with_lab
         raise DataError("cannot tell where the labels of this IDX file are", file=str(path),
                         hint="set data_param.label_source, or give the layer a single top")
     return _load(path, labels)
+
+
+def database_folder(source: str, base_dir: Path) -> Path | None:
+    """The folder `source` names (a database: LMDB or LevelDB), or None for a file or a dataset alias."""
+    if is_dataset_alias(source):
+        return None
+    path = resolve_path(source, base_dir)
+    return path if path.is_dir() else None
+
+
+def is_dataset_alias(source: str) -> bool:
+    """Whether `source` names a split of a known dataset ('mnist:train')."""
+    alias = datasets.ALIAS.match(source)
+    return bool(alias and alias[1] in datasets.DATASETS)
 
 
 def resolve_path(name: str, base_dir: Path) -> Path:

@@ -1,4 +1,4 @@
-"""Caffe's DataTransformer, a batch at a time: out = (x - mean) * scale, cropped and mirrored.
+"""Caffe's DataTransformer, a batch at a time, in its order: crop, mirror, subtract the mean, scale.
 
 For record n, channel c and output pixel (h, w):
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from ..blob import check_shape
 from ..data.images import pillow, read_image
-from ..data.reader import ReadsRecords, RecordReader, find_listed, read_list, shuffled
+from ..data.reader import ReadsRecords, RecordReader, find_listed, parse_image_list, shuffled
 from ..data.sources import resolve_path
 from ..data.transform import Transformer
 from ..errors import DataError
@@ -52,7 +50,7 @@ class ImageData(ReadsRecords, Layer):
                                  hint=f"move it to transform_param {{ {name}: ... }}")
         pillow()
         self.list_file = resolve_path(p.source, self.ctx.base_dir)
-        self.lines, self.names, labels = self._parse(read_list(self.list_file))
+        self.lines, self.names, labels = parse_image_list(self.list_file, p.root_folder)
         self.labels = np.array(labels, np.float64)
         self.size = (p.new_height, p.new_width) if p.new_height else None
         self.record_shape = self._decode(0).shape
@@ -68,23 +66,6 @@ class ImageData(ReadsRecords, Layer):
         top[0].reshape((p.batch_size, *self.transformer.output_shape))
         if len(top) > 1:
             top[1].reshape((p.batch_size,))
-
-    def _parse(self, entries: list[tuple[int, str]]) -> tuple[list[int], list[str], list[int]]:
-        """(line numbers, image paths, labels) of the list's `path label` lines."""
-        lines, names, labels = [], [], []
-        for line, text in entries:
-            fields = text.rsplit(maxsplit=1)
-            try:
-                label = int(fields[1]) if len(fields) == 2 else None
-            except ValueError:
-                label = None
-            if label is None:
-                raise DataError(f"expected 'path label' with an integer label, found '{text}'",
-                                file=str(self.list_file), line=line)
-            lines.append(line)
-            names.append(os.path.join(self.param.image_data_param.root_folder, fields[0]))
-            labels.append(label)
-        return lines, names, labels
 
     def _decode(self, index: int) -> np.ndarray:
         """Record `index` decoded, as (C, H, W) uint8."""
