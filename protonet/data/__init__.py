@@ -1,4 +1,4 @@
-"""Data sources (IDX, NPZ), the batch transform, and the datasets protonet can fetch."""
+"""Data sources (IDX, NPZ in memory; LMDB, LevelDB streamed), the batch transform, the datasets to fetch."""
 
 from .datasets import DATASETS, data_root, find_dataset, get_dataset
 from .idx import read_idx, write_idx
