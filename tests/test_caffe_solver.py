@@ -6,6 +6,9 @@ import numpy as np
 import pytest
 
 import protonet.caffe as caffe
+from protonet.data.database import LmdbWriter
+from protonet.data.datum import encode_datum
+from protonet.data.idx import read_idx
 from protonet.errors import ConfigError
 
 from .conftest import shared_path
@@ -103,16 +106,29 @@ random_seed: 1701  # not in Caffe's file: a test that gives the same figures eac
 """
 
 
+def write_lmdb(dest, images, labels) -> None:
+    """An LMDB of raw Datums keyed '%08d', as Caffe's convert_mnist_data writes MNIST."""
+    with LmdbWriter(dest) as writer:
+        for i, (image, label) in enumerate(zip(images, labels, strict=True)):
+            writer.put(b"%08d" % i, encode_datum(image[None], int(label)))
+
+
 def test_the_learning_lenet_notebook(tmp_path, monkeypatch):
-    """The steps of Caffe's examples/01-learning-lenet.ipynb, with the import changed and the LMDB
-    sources pointed at the MNIST IDX files; fewer iterations and test batches, to stay fast."""
+    """The steps of Caffe's examples/01-learning-lenet.ipynb with the import changed: its NetSpec, its
+    LMDB sources and solver file. The LMDBs hold the first 8,000 train and 2,000 test MNIST images
+    (the readers wrap around), and the loop runs fewer iterations and test batches, to stay fast."""
+    pytest.importorskip("lmdb")
     mnist = shared_path("data", "mnist")
     monkeypatch.chdir(tmp_path)
     (tmp_path / "mnist").mkdir()
+    for split, prefix, count in (("train", "train", 8000), ("test", "t10k", 2000)):
+        images = read_idx(mnist / f"{prefix}-images-idx3-ubyte.gz")[:count]
+        labels = read_idx(mnist / f"{prefix}-labels-idx1-ubyte.gz")[:count]
+        write_lmdb(tmp_path / "mnist" / f"mnist_{split}_lmdb", images, labels)
     with open('mnist/lenet_auto_train.prototxt', 'w') as f:
-        f.write(str(lenet(str(mnist / "train-images-idx3-ubyte.gz"), 64)))
+        f.write(str(lenet('mnist/mnist_train_lmdb', 64)))
     with open('mnist/lenet_auto_test.prototxt', 'w') as f:
-        f.write(str(lenet(str(mnist / "t10k-images-idx3-ubyte.gz"), 100)))
+        f.write(str(lenet('mnist/mnist_test_lmdb', 100)))
     (tmp_path / "mnist" / "lenet_auto_solver.prototxt").write_text(SOLVER)
 
     caffe.set_device(0)
@@ -155,5 +171,6 @@ def test_the_learning_lenet_notebook(tmp_path, monkeypatch):
     assert solver.iter == niter + 1
     assert train_loss[:10].mean() > 2 * train_loss[-10:].mean()
     assert test_acc[0] < 0.6 and test_acc[-1] > 0.85, test_acc
-    assert sorted(p.name for p in (tmp_path / "mnist").iterdir()) == [
-        "lenet_auto_solver.prototxt", "lenet_auto_test.prototxt", "lenet_auto_train.prototxt"]
+    assert sorted(p.name for p in (tmp_path / "mnist").iterdir()) == [  # no run files, no snapshots
+        "lenet_auto_solver.prototxt", "lenet_auto_test.prototxt", "lenet_auto_train.prototxt", "mnist_test_lmdb",
+        "mnist_train_lmdb"]
