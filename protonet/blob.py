@@ -87,6 +87,18 @@ class Blob:
     def num_axes(self) -> int:
         return self._data.ndim
 
+    def legacy_shape(self, index: int) -> int:
+        """Axis `index` of a blob of up to 4 axes, 1 where it has none (Caffe's LegacyShape)."""
+        if self.num_axes > 4:
+            raise ConfigError(f"a {self.num_axes}-axis blob {list(self.shape)} has no num/channels/height/width",
+                              hint="use .shape")
+        return self.shape[index] if index < self.num_axes else 1
+
+    num = property(lambda self: self.legacy_shape(0), doc="Axis 0 (pycaffe's num), 1 if absent.")
+    channels = property(lambda self: self.legacy_shape(1), doc="Axis 1 (pycaffe's channels), 1 if absent.")
+    height = property(lambda self: self.legacy_shape(2), doc="Axis 2 (pycaffe's height), 1 if absent.")
+    width = property(lambda self: self.legacy_shape(3), doc="Axis 3 (pycaffe's width), 1 if absent.")
+
     @property
     def data(self) -> np.ndarray:
         return self._data

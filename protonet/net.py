@@ -262,8 +262,13 @@ class Net:
         return {name: self.blobs[name].data for name in self.outputs}
 
     def _forward_all(self) -> float:
+        return self.forward_from_to(0, len(self.layers) - 1)
+
+    def forward_from_to(self, start: int, end: int) -> float:
+        """Run layers start..end (indices, inclusive; Caffe's ForwardFromTo); returns their weighted loss."""
         loss = 0.0
-        for i, layer in enumerate(self.layers):
+        for i in range(start, end + 1):
+            layer = self.layers[i]
             bottom, top = self._io(i)
             try:
                 layer.reshape(bottom, top)
@@ -287,7 +292,12 @@ class Net:
         return {name: self.blobs[name].diff for name in self.inputs}
 
     def _backward_all(self, given: set[str] = frozenset()) -> None:
-        for i in reversed(range(len(self.layers))):
+        self.backward_from_to(len(self.layers) - 1, 0, given)
+
+    def backward_from_to(self, start: int, end: int, given: set[str] = frozenset()) -> None:
+        """Back-propagate through layers start down to end (indices, inclusive; Caffe's BackwardFromTo).
+        Loss tops get their loss weight as diff, except the outputs named in `given` (diffs set by the user)."""
+        for i in range(start, end - 1, -1):
             if not self.layer_needs_backward[i]:
                 continue
             bottom, top = self._io(i)
