@@ -8,12 +8,10 @@ from types import ModuleType
 from .errors import ConfigError
 
 
-def require(module: str, extra: str, purpose: str) -> ModuleType:
-    """`module`, imported; a ConfigError "PURPOSE needs the PACKAGE package" with `pip install protonet[EXTRA]`
-    when it is missing."""
+def require(module: str, extra: str, message: str, *, hint: str | None = None) -> ModuleType:
+    """`module`, imported; when it is missing, a ConfigError with `message` and the hint
+    `pip install protonet[EXTRA]` (or `hint`)."""
     try:
         return importlib.import_module(module)
     except ImportError:
-        package = module.split(".")[0]
-        raise ConfigError(f"{purpose} needs the {package} package, which is not installed",
-                          hint=f"pip install protonet[{extra}]") from None
+        raise ConfigError(message, hint=hint or f"pip install protonet[{extra}]") from None

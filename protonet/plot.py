@@ -21,6 +21,7 @@ import numpy as np
 from .boundary import Boundary
 from .curves import Curves
 from .errors import ConfigError
+from .extras import require
 from .io import atomic_write
 
 FORMATS = (".png", ".svg")
@@ -33,12 +34,7 @@ LOG_RANGE = 10  # a panel other than accuracy gets a log scale when its values a
 
 def matplotlib_figure() -> Any:
     """matplotlib's Figure class (no pyplot, no display needed), or a ConfigError naming the extra."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise ConfigError("drawing figures needs matplotlib, which is not installed",
-                          hint="pip install protonet[plot]") from None
-    return Figure
+    return require("matplotlib.figure", "plot", "drawing figures needs matplotlib, which is not installed").Figure
 
 
 def check_output(out: str | Path) -> Path:

@@ -80,8 +80,10 @@ class Predictor:
         channels, height, width = self.input_shape
         if self.transform.mean_value:
             values = np.array(self.transform.mean_value, np.float32)
-            return np.broadcast_to(values[:, None, None], (channels, 1, 1)) if values.size in (1, channels) \
-                else None
+            if values.size not in (1, channels):
+                raise DataError(f"{values.size} mean_value entries for inputs of {channels} channels",
+                                hint="give one value, or one per channel")
+            return np.broadcast_to(values[:, None, None], (channels, 1, 1))
         if self.transform.HasField("mean_file"):
             mean = read_mean_file(self.transform.mean_file, self.base_dir).astype(np.float32)
             mean = mean.reshape(mean.shape[-3:])

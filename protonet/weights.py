@@ -223,7 +223,7 @@ def write_hdf5_weights(weights: LayerWeights, path: str, name: str = "") -> None
 
 
 def _h5py() -> ModuleType:
-    return require("h5py", "hdf5", "the .caffemodel.h5 format")
+    return require("h5py", "hdf5", "the .caffemodel.h5 format needs the h5py package, which is not installed")
 
 
 def numbered(items: dict, where: str, path: str) -> list:

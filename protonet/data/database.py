@@ -20,7 +20,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from ..errors import ConfigError, DataError, StorageError
+from ..errors import DataError, StorageError
+from ..extras import require
 from .datum import key_text
 
 LMDB, LEVELDB = "LMDB", "LevelDB"
@@ -40,23 +41,14 @@ def database_kind(folder: Path) -> str:
 
 
 def lmdb_module() -> ModuleType:
-    try:
-        import lmdb
-    except ImportError:
-        raise ConfigError("reading or writing an LMDB needs the lmdb package, which is not installed",
-                          hint="pip install 'protonet[lmdb]'") from None
-    return lmdb
+    return require("lmdb", "lmdb", "reading or writing an LMDB needs the lmdb package, which is not installed",
+                   hint="pip install 'protonet[lmdb]'")
 
 
 def plyvel_module() -> ModuleType:
-    try:
-        import plyvel
-    except ImportError:
-        raise ConfigError("reading a LevelDB needs the plyvel package, which is not installed",
-                          hint="pip install 'protonet[leveldb]'; or, where plyvel installs, `protonet data "
-                               "convert LEVELDB_FOLDER NEW_LMDB` makes an LMDB of it (read with protonet[lmdb])"
-                          ) from None
-    return plyvel
+    return require("plyvel", "leveldb", "reading a LevelDB needs the plyvel package, which is not installed",
+                   hint="pip install 'protonet[leveldb]'; or, where plyvel installs, `protonet data convert "
+                        "LEVELDB_FOLDER NEW_LMDB` makes an LMDB of it (read with protonet[lmdb])")
 
 
 class Database:

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from ..blob import check_shape
-from ..errors import ConfigError, DataError
+from ..errors import DataError
+from ..extras import require
 from ..io import atomic_write
 
 NUMERIC_KINDS = "uifb"
@@ -22,12 +23,7 @@ NUMERIC_KINDS = "uifb"
 
 def h5py_module() -> ModuleType:
     """h5py, or a ConfigError saying how to install it."""
-    try:
-        import h5py
-    except ImportError:
-        raise ConfigError("HDF5 layers need the h5py package, which is not installed",
-                          hint="pip install protonet[hdf5]") from None
-    return h5py
+    return require("h5py", "hdf5", "HDF5 layers need the h5py package, which is not installed")
 
 
 def read_datasets(path: Path, names: list[str]) -> list[np.ndarray]:

@@ -20,20 +20,18 @@ from types import ModuleType
 import numpy as np
 
 from ..blob import LIMIT_VARIABLE, check_shape, max_elements
-from ..errors import ConfigError, DataError
+from ..errors import DataError
+from ..extras import require
 from ..io import read_regular
 
 GREY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")  # Pillow modes OpenCV decodes as one channel
+NO_PILLOW = "reading images needs the Pillow package, which is not installed"
 
 
 def pillow() -> ModuleType:
     """PIL.Image, or a ConfigError saying how to install it."""
-    try:
-        from PIL import Image
-    except ImportError:
-        raise ConfigError("reading images needs the Pillow package, which is not installed",
-                          hint="pip install protonet[images]") from None
-    return Image
+    require("PIL", "images", NO_PILLOW)  # the package decides, even where PIL.Image was imported before
+    return require("PIL.Image", "images", NO_PILLOW)
 
 
 def read_image(path: Path, *, color: bool, size: tuple[int, int] | None, source: str,

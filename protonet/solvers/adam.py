@@ -17,12 +17,17 @@ from ..proto import pb
 from .rule import Fail, UpdateRule
 
 
+def update_moment(m: np.ndarray, g: np.ndarray, beta: float, tmp: np.ndarray) -> None:
+    """m <- beta m + (1 - beta) g, in place (`tmp`: scratch)."""
+    m *= beta
+    np.multiply(g, 1.0 - beta, out=tmp)
+    m += tmp
+
+
 def update_moments(m: np.ndarray, v: np.ndarray, g: np.ndarray, beta1: float, beta2: float,
                    tmp: np.ndarray) -> None:
     """m <- beta1 m + (1 - beta1) g and v <- beta2 v + (1 - beta2) g^2, in place (`tmp`: scratch)."""
-    m *= beta1
-    np.multiply(g, 1.0 - beta1, out=tmp)
-    m += tmp
+    update_moment(m, g, beta1, tmp)
     np.multiply(g, g, out=tmp)
     tmp *= 1.0 - beta2
     v *= beta2

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .adam import TorchAdamRule
+from .adam import TorchAdamRule, update_moment
 
 
 class Adamax(TorchAdamRule):
@@ -21,9 +21,7 @@ class Adamax(TorchAdamRule):
         beta1, beta2 = self.betas()
         m, u = self.histories(k, part)
         tmp = self.scratch(0, part)
-        m *= beta1
-        np.multiply(g, 1.0 - beta1, out=tmp)
-        m += tmp
+        update_moment(m, g, beta1, tmp)
         np.abs(g, out=tmp)
         tmp += self.param.delta
         u *= beta2

@@ -99,6 +99,7 @@ class Solver(Resumable):
         self._recording = False
         self._plan: tuple[object, list[list[tuple[int, slice]]]] = (None, [])  # (threads, sizes) -> the update plan
         self._lock: RunLock | None = None
+        self._probed = False  # the snapshot folder was found writable
         self._copy_weights(weights, reinit)
 
     # -- the public surface ---------------------------------------------------------------------
@@ -153,8 +154,9 @@ class Solver(Resumable):
     def step(self, iters: int, signals: SignalHandler | None = None) -> None:
         """Run `iters` iterations (fewer when a signal asks to stop; a stop always snapshots)."""
         if not self.record:
-            if self.param.snapshot and self.prefix and self._lock is None:
+            if self.param.snapshot and self.prefix and not self._probed:
                 check_writable(self.prefix)  # before training, as Caffe: not at the first snapshot
+                self._probed = True
             self._step(iters, signals)
             return
         with self._writing():
@@ -364,6 +366,7 @@ class Solver(Resumable):
         first = self._lock is None
         if first:
             check_writable(self.prefix)
+            self._probed = True
             self._lock = RunLock(f"{self.prefix}.lock", f"snapshot prefix '{self.prefix}'")
         with self._lock:
             if first:

@@ -141,8 +141,8 @@ def net_specs(param: pb.SolverParameter, source: Path | None,
         if isinstance(value, str):
             net, file, where = load_net(value), value, Path(value).resolve().parent
         else:
-            net, file, where = pb.NetParameter.FromString(value.SerializeToString()), (
-                str(source) if source else None), base
+            net, file, where = pb.NetParameter(), (str(source) if source else None), base
+            net.CopyFrom(value)
         for path, text in net_overrides:
             set_field(net, path, text, file=f"--set {NET_PREFIX}{path}")
         state = pb.NetState(phase=phase)

@@ -20,7 +20,7 @@ class TensorBoard:
     def __init__(self, folder: str | Path, start: int) -> None:
         """Events go to a new file in `folder`; a resumed run (start > 0) marks `start` so that TensorBoard
         drops the folder's older events from there on, as the metrics file does."""
-        require("tensorboardX", "tensorboard", "--tensorboard")
+        require("tensorboardX", "tensorboard", "--tensorboard needs the tensorboardX package, which is not installed")
         from tensorboardX.event_file_writer import EventsWriter
         from tensorboardX.proto.event_pb2 import Event, SessionLog
         from tensorboardX.summary import scalar
