@@ -2,8 +2,10 @@
 
 One row of panels for the curves: loss (every output not named like an accuracy; a log scale when
 the values are positive and span a factor of 10 or more), accuracy (outputs whose name holds "acc")
-and learning rate. Each run and output has its own colour (loss_mlp and accuracy_mlp share one);
-train curves are solid, test curves dashed (further test nets dotted). With decision boundaries, a
+and learning rate. Each run and output has its own colour (loss_mlp and accuracy_mlp share one;
+matplotlib's ten colours, or its twenty past ten runs); train curves are solid, test curves dashed
+(further test nets dotted). Each panel has its legend, or, past a few entries, the figure has one
+beside the panels. With decision boundaries, a
 second row holds one panel each: the predicted class as shaded regions, the records as dots
 coloured by their class.
 """
@@ -30,6 +32,7 @@ DPI = 80
 STYLES = {"train": "-", "test": "--"}
 SUBJECT = re.compile(r"^(loss|accuracy|acc)(_|$)")
 LOG_RANGE = 10  # a panel other than accuracy gets a log scale when its values are positive and span this factor
+PANEL_LEGEND_MAX = 6  # more legend entries than this go into one legend beside the panels
 
 
 def matplotlib_figure() -> Any:
@@ -59,8 +62,9 @@ def draw(runs: Sequence[Curves], out: str | Path, *, boundaries: Sequence[Bounda
     grid = figure.subplots(len(rows), columns, squeeze=False)
     if panels:
         colours = _colours(runs)
-        for axes, (name, series) in zip(grid[0], panels.items()):
-            _curve_panel(axes, name, series, colours, several=len(runs) > 1)
+        legends = [_curve_panel(axes, name, series, colours, several=len(runs) > 1)
+                   for axes, (name, series) in zip(grid[0], panels.items())]
+        _legends(figure, grid[0], legends)
     for axes, boundary in zip(grid[-1], boundaries):
         _boundary_panel(axes, boundary)
     for row, axes_row in zip(rows, grid):
@@ -102,15 +106,22 @@ def _colours(runs: Sequence[Curves]) -> dict[tuple[str, str], str]:
     """A colour per (run, subject), in order of first appearance: the subject is the output's name less a
     leading loss/accuracy word, so loss_mlp and accuracy_mlp share one, and "lr" takes its run's first."""
     keys = dict.fromkeys((run.label, _subject(name)) for run in runs for _, name in run.series if name != "lr")
-    return {key: f"C{k % 10}" for k, key in enumerate(keys)}
+    if len(keys) <= 10:
+        return {key: f"C{k}" for k, key in enumerate(keys)}
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    palette = colormaps["tab20"]
+    return {key: to_hex(palette(k % 20)) for k, key in enumerate(keys)}
 
 
 def _subject(name: str) -> str:
     return SUBJECT.sub("", name)
 
 
-def _curve_panel(axes: Any, title: str, series: Series, colours: dict, *, several: bool) -> None:
-    """The series of one panel; the legend names each colour (run and output) and each line style (phase)."""
+def _curve_panel(axes: Any, title: str, series: Series, colours: dict, *, several: bool) -> list:
+    """Draw the series of one panel; return its legend's handles, naming each colour (run and output) and
+    each line style (phase)."""
     from matplotlib.lines import Line2D
 
     low, high = float("inf"), 0.0
@@ -132,8 +143,19 @@ def _curve_panel(axes: Any, title: str, series: Series, colours: dict, *, severa
     handles = [Line2D([], [], color=colour, label=label) for label, colour in entries.items() if label]
     if len(phases) > 1:
         handles += [Line2D([], [], color="grey", linestyle=STYLES.get(phase, ":"), label=phase) for phase in phases]
-    if len(handles) > 1:
-        axes.legend(handles=handles, fontsize=7)
+    return handles
+
+
+def _legends(figure: Any, axes_row: Sequence[Any], legends: list[list]) -> None:
+    """A legend in each panel that needs one, or, when one would hide its curves, one beside the panels
+    with every entry once."""
+    if max(len(handles) for handles in legends) <= PANEL_LEGEND_MAX:
+        for axes, handles in zip(axes_row, legends):
+            if len(handles) > 1:
+                axes.legend(handles=handles, fontsize=7)
+        return
+    entries = {handle.get_label(): handle for handles in legends for handle in handles}
+    figure.legend(handles=list(entries.values()), fontsize=7, loc="outside right upper")
 
 
 def _boundary_panel(axes: Any, boundary: Boundary) -> None:

@@ -4,6 +4,7 @@ boundaries."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -16,7 +17,7 @@ from protonet import Solver
 from protonet.boundary import boundaries
 from protonet.cli import cli
 from protonet.compare import trial_label
-from protonet.curves import parse_log, read_runs
+from protonet.curves import Curves, parse_log, read_runs
 from protonet.errors import ConfigError, DataError
 from protonet.plot import DPI, PANEL_SIZE, draw
 
@@ -123,6 +124,22 @@ def test_plot_writes_an_svg_of_each_run_from_logs_and_metrics(run: Solver, tmp_p
     assert sum(1 for _ in paths) > 20
     text = Path("both.svg").read_text()
     assert "<dc:date>" not in text  # the same figure gives the same file
+
+
+def test_many_runs_get_their_own_colours_and_one_legend_beside_the_panels():
+    runs = []
+    for k in range(14):
+        curves = Curves(f"rule{k:02d}")
+        for it in range(0, 100, 10):
+            curves.add("train", "loss", it, 1.0 / (1 + k + it))
+            curves.add("test", "accuracy", it, it / 100)
+        runs.append(curves)
+    draw(runs, "many.svg")
+    text = Path("many.svg").read_text()
+    for k in range(14):
+        assert text.count(f"<!-- rule{k:02d} -->") == 1  # named once, not once a panel
+    strokes = {stroke for stroke in re.findall(r"stroke: (#[0-9a-f]{6})", text)}
+    assert len(strokes) >= 14  # no colour shared by two runs
 
 
 def test_plot_refuses_other_formats_and_names_the_extra_without_matplotlib(monkeypatch: pytest.MonkeyPatch,
