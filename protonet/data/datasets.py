@@ -181,7 +181,7 @@ def get_dataset(name: str, dest: str | Path | None = None, *, log: Log | None = 
     if local is not None and not info.archives:
         raise DataError(f"dataset '{name}' is not made from an archive: a local copy is taken from "
                         f"{' or '.join(str(d / name) for d in SYSTEM_DIRS)}", hint="leave out --from")
-    created = not dest.exists()
+    created = [folder for folder in (dest, *dest.parents) if not folder.exists()]  # deepest first
     try:
         try:
             dest.mkdir(parents=True, exist_ok=True)
@@ -197,9 +197,9 @@ def get_dataset(name: str, dest: str | Path | None = None, *, log: Log | None = 
                 continue
             _fetch(info, file, dest / file.name, log)
     except BaseException:
-        if created:
+        for folder in created:
             with contextlib.suppress(OSError):
-                dest.rmdir()  # only when still empty
+                folder.rmdir()  # only when still empty
         raise
     return dest
 
