@@ -111,7 +111,7 @@ def make_cifar(work: Path) -> Path:
             for split, count in CIFAR_RECORDS.items()})
     info = datasets.DATASETS["cifar10"]  # the generated archive stands in for the published one
     datasets.DATASETS["cifar10"] = dataclasses.replace(
-        info, archives=(dataclasses.replace(info.archives[0], md5=datasets.file_md5(archive)),))
+        info, archive=dataclasses.replace(info.archive, md5=datasets.file_md5(archive)))
     datasets.get_dataset("cifar10", folder, local=archive, log=lambda line: print(line, file=sys.stderr))
     print(f"made {folder} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     return folder

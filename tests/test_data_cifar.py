@@ -99,12 +99,12 @@ class Server:
 
 @pytest.fixture
 def server(published, tmp_path, monkeypatch):
-    """CIFAR-10 registered with the small archives' md5s and mirrored on a local server; $PROTONET_DATA in tmp."""
+    """CIFAR-10 registered with the small archive's md5 and mirrored on a local server; $PROTONET_DATA in tmp."""
     folder, _ = published
     serving = Server({BINARY: (folder / BINARY).read_bytes()})
     info = datasets.DATASETS["cifar10"]
     monkeypatch.setitem(datasets.DATASETS, "cifar10", dataclasses.replace(
-        info, mirrors=(serving.url,), archives=(Archive(BINARY, md5(folder / BINARY), 1 << 20),)))
+        info, mirrors=(serving.url,), archive=Archive(BINARY, md5(folder / BINARY), 1 << 20)))
     monkeypatch.setenv("PROTONET_DATA", str(tmp_path / "data"))
     yield serving
     serving.close()
@@ -130,8 +130,9 @@ def test_get_downloads_checks_and_writes_what_caffe_writes(server, published, tm
     for split, (images, labels) in splits.items():  # convert_cifar_data: keys %05d, raw 3x32x32 RGB Datums
         assert lmdb_records(dest / f"cifar10_{split}_lmdb") == [
             (b"%05d" % i, caffe_datum(image, int(label))) for i, (image, label) in enumerate(zip(images, labels))]
-        alias = open_source(f"cifar10:{split}", base_dir=tmp_path)
-        assert np.array_equal(alias.images, images) and np.array_equal(alias.labels, labels)
+        for source in (f"cifar10:{split}", str(dest / f"{split}-images-idx4-ubyte")):  # labels found beside it
+            records = open_source(source, base_dir=tmp_path)
+            assert np.array_equal(records.images, images) and np.array_equal(records.labels, labels)
     computed = read_mean_file(str(dest / "mean.binaryproto"), tmp_path)
     assert computed.shape == (1, 3, 32, 32)
     np.testing.assert_allclose(computed[0], splits["train"][0].mean(axis=0), rtol=1e-6)
@@ -145,7 +146,7 @@ def test_get_downloads_checks_and_writes_what_caffe_writes(server, published, tm
 def test_a_wrong_checksum_keeps_nothing(server, published, monkeypatch, tmp_path):
     info = datasets.DATASETS["cifar10"]
     monkeypatch.setitem(datasets.DATASETS, "cifar10", dataclasses.replace(
-        info, archives=(Archive(BINARY, "0" * 32, 1 << 20),)))
+        info, archive=Archive(BINARY, "0" * 32, 1 << 20)))
     with pytest.raises(DataError, match=f"checksum mismatch for {BINARY} from http://127.0.0.1"):
         get_dataset("cifar10")
     assert server.requests and not (tmp_path / "data" / "cifar10").exists()
@@ -164,7 +165,7 @@ def test_a_truncated_transfer_leaves_nothing_partial(server, tmp_path):
 def test_a_download_over_the_size_cap_is_refused(server, published, monkeypatch, tmp_path):
     info = datasets.DATASETS["cifar10"]
     monkeypatch.setitem(datasets.DATASETS, "cifar10", dataclasses.replace(
-        info, archives=(dataclasses.replace(info.archives[0], max_bytes=1000),)))
+        info, archive=dataclasses.replace(info.archive, max_bytes=1000)))
     with pytest.raises(DataError, match="is over 1,000 bytes: not the published file"):
         get_dataset("cifar10")
     assert not (tmp_path / "data" / "cifar10").exists()
@@ -184,7 +185,7 @@ def test_from_a_local_copy(server, published, tmp_path):
 def test_from_a_file_that_is_not_the_archive(server, tmp_path, monkeypatch):
     other = tmp_path / "other.tar.gz"
     other.write_bytes(b"not cifar")
-    with pytest.raises(DataError, match=f"md5 {md5(other)} is not that of {BINARY}"):
+    with pytest.raises(DataError, match=f"md5 {md5(other)} is not that of {BINARY} "):
         get_dataset("cifar10", tmp_path / "out", local=other)
     monkeypatch.setattr(cifar, "PYTHON_ARCHIVE_MD5", md5(other))
     with pytest.raises(DataError, match="is CIFAR-10's python archive: its batches are pickles, which can run code"):
@@ -236,7 +237,7 @@ def test_cifar10_quick_learns_from_what_get_writes(published, tmp_path, monkeypa
     folder, _ = published
     info = datasets.DATASETS["cifar10"]
     monkeypatch.setitem(datasets.DATASETS, "cifar10", dataclasses.replace(
-        info, archives=(Archive(BINARY, md5(folder / BINARY), 1 << 20),)))
+        info, archive=Archive(BINARY, md5(folder / BINARY), 1 << 20)))
     monkeypatch.chdir(tmp_path)
     get_dataset("cifar10", "data/cifar10", local=folder / BINARY)
     solver = Solver(CONFIGS / "solver.yaml", [

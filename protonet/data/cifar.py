@@ -53,6 +53,7 @@ def idx_names(split: str) -> tuple[str, str]:
 
 
 def products(split: str) -> list[str]:
+    """What `make` writes of `split`."""
     return [*idx_names(split), LMDBS[split]] + ([MEAN] if split == "train" else [])
 
 
@@ -112,23 +113,20 @@ def read_binary(data: bytes, name: str) -> Split:
         raise DataError(f"holds {len(data)} bytes, not a whole number of {RECORD_BYTES}-byte records",
                         file=name, hint=CORRUPT)
     records = np.frombuffer(data, np.uint8).reshape(-1, RECORD_BYTES)
-    return records[:, 1:].reshape(-1, *SHAPE), checked_labels(records[:, 0], name)
+    labels = records[:, 0].copy()
+    if labels.max() > 9:
+        raise DataError(f"holds label {labels.max()}; CIFAR-10's are 0..9", file=name, hint=CORRUPT)
+    return records[:, 1:].reshape(-1, *SHAPE), labels
 
 
-def checked_labels(labels: np.ndarray, name: str) -> np.ndarray:
-    """`labels` as uint8, each checked to be a class of CIFAR-10 (0..9)."""
-    if labels.min(initial=0) < 0 or labels.max(initial=0) > 9:
-        raise DataError(f"holds label {labels.max() if labels.max() > 9 else labels.min()}; CIFAR-10's are 0..9",
-                        file=name, hint=CORRUPT)
-    return labels.astype(np.uint8)
-
-
-def write_binary_archive(path: Path, splits: dict[str, Split], batches: int = 5) -> None:
-    """A CIFAR-10 binary archive of `splits` (the train records cut into `batches` batches), as published."""
+def write_binary_archive(path: Path, splits: dict[str, Split]) -> None:
+    """A CIFAR-10 binary archive of `splits`, laid out as the published one (the train records in five
+    batches); for tests and benchmarks."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
         train_images, train_labels = splits["train"]
-        parts = zip(TRAIN_BATCHES, np.array_split(train_images, batches), np.array_split(train_labels, batches))
+        count = len(TRAIN_BATCHES)
+        parts = zip(TRAIN_BATCHES, np.array_split(train_images, count), np.array_split(train_labels, count))
         for batch, images, labels in [*parts, ("test_batch", *splits["test"])]:
             records = np.concatenate([labels.reshape(-1, 1), images.reshape(len(images), -1)], axis=1).astype(np.uint8)
             member = tarfile.TarInfo(f"cifar-10-batches-bin/{batch}.bin")

@@ -56,7 +56,7 @@ class Dataset:
     mirrors: tuple[str, ...]                       # https base URLs, tried in order
     splits: dict[str, tuple[DataFile, DataFile]]   # split -> (images, labels)
     labels: tuple[str, ...] = ()                   # class names, by label value
-    archives: tuple[Archive, ...] = ()             # made from one of these (the first is downloaded), not fetched
+    archive: Archive | None = None                 # the files are made from this archive, not fetched
 
     @property
     def files(self) -> list[DataFile]:
@@ -93,7 +93,7 @@ DATASETS = {
         ("https://www.cs.toronto.edu/~kriz/",),
         {split: tuple(DataFile(name, None) for name in cifar.idx_names(split)) for split in ("train", "test")},
         ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
-        (Archive("cifar-10-binary.tar.gz", "c32a1d4ab5d03f1284b67883e8d87530", 192 << 20),)),
+        Archive("cifar-10-binary.tar.gz", "c32a1d4ab5d03f1284b67883e8d87530", 192 << 20)),
 }
 
 SYSTEM_DIRS = (Path("/usr/share/datasets"),)  # system-installed copies, one folder per dataset
@@ -178,7 +178,7 @@ def get_dataset(name: str, dest: str | Path | None = None, *, log: Log | None = 
     info = dataset(name)
     dest = Path(dest) if dest is not None else data_root() / name
     log = log or (lambda message: None)
-    if local is not None and not info.archives:
+    if local is not None and info.archive is None:
         raise DataError(f"dataset '{name}' is not made from an archive: a local copy is taken from "
                         f"{' or '.join(str(d / name) for d in SYSTEM_DIRS)}", hint="leave out --from")
     created = [folder for folder in (dest, *dest.parents) if not folder.exists()]  # deepest first
@@ -187,7 +187,7 @@ def get_dataset(name: str, dest: str | Path | None = None, *, log: Log | None = 
             dest.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StorageError(f"cannot create the folder: {exc.strerror or exc}", file=str(dest)) from None
-        if info.archives:
+        if info.archive is not None:
             _make_from_archive(info, dest, log, Path(local) if local is not None else None)
             return dest
         for file in info.files:
@@ -205,34 +205,34 @@ def get_dataset(name: str, dest: str | Path | None = None, *, log: Log | None = 
 
 
 def _make_from_archive(info: Dataset, dest: Path, log: Log, local: Path | None) -> None:
-    """CIFAR-10's folder, made from `local` (one of the dataset's archives, by its md5), else from the
-    first archive: the copy already in `dest` if its md5 matches, else downloaded into it."""
+    """CIFAR-10's folder, made from the archive `local`, else from the copy already in `dest`, else
+    from one downloaded into it; its md5 checked each time."""
     if cifar.made(dest):
         log(f"{dest}: present")
         return
+    published = info.archive
     if local is not None:
         digest = file_md5(local)
         if digest == cifar.PYTHON_ARCHIVE_MD5:
             raise DataError("is CIFAR-10's python archive: its batches are pickles, which can run code when "
                             "loaded, and protonet loads none", file=str(local),
-                            hint=f"give the binary archive, of the same records: {info.archives[0].name}")
-        if not any(archive.md5 == digest for archive in info.archives):
-            raise DataError(f"md5 {digest} is not that of {' or '.join(a.name for a in info.archives)}",
-                            file=str(local), hint=f"give one of the archives published at {info.mirrors[0]}")
+                            hint=f"give the binary archive, of the same records: {published.name}")
+        if digest != published.md5:
+            raise DataError(f"md5 {digest} is not that of {published.name} ({published.md5})", file=str(local),
+                            hint=f"give {published.name} as published at {info.mirrors[0]}")
         log(f"{local}: md5 ok")
         archive = local
     else:
-        published = info.archives[0]
         archive = dest / published.name
         if archive.is_file() and file_md5(archive) == published.md5:
             log(f"{archive}: present, md5 ok")
         else:
-            _download_archive(info, published, archive, log)
+            _download_archive(info, archive, log)
     cifar.make(archive, dest, log)
 
 
-def _download_archive(info: Dataset, archive: Archive, target: Path, log: Log) -> None:
-    failures = []
+def _download_archive(info: Dataset, target: Path, log: Log) -> None:
+    archive, failures = info.archive, []
     for base in info.mirrors:
         url = base + archive.name
         log(f"{target}: downloading {url}")
