@@ -56,6 +56,15 @@ def array_to_blobproto(data: np.ndarray, diff: np.ndarray | None = None) -> pb.B
     return blob
 
 
+def mean_blobproto(mean: np.ndarray) -> bytes:
+    """A mean image (C, H, W) as Caffe's compute_image_mean writes it: a serialized BlobProto of
+    num 1 x C x H x W (the legacy shape fields) holding float data."""
+    channels, height, width = mean.shape
+    blob = pb.BlobProto(num=1, channels=channels, height=height, width=width)
+    blob.data.extend(np.asarray(mean, np.float32).ravel().tolist())
+    return blob.SerializeToString()
+
+
 def blob_fits(source: tuple[int, ...], target: tuple[int, ...]) -> bool:
     """Same shape, or a legacy 4-D source equal to the target padded with leading 1s (Caffe's ShapeEquals)."""
     if tuple(source) == tuple(target):

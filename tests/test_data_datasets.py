@@ -55,6 +55,7 @@ class FakeResponse(io.BytesIO):
     def __init__(self, data: bytes, url: str) -> None:
         super().__init__(data)
         self.url = url
+        self.headers = {"Content-Length": str(len(data))}
 
     def geturl(self) -> str:
         return self.url

@@ -219,7 +219,8 @@ def test_downloads_use_https_only(monkeypatch):
     assert all(url.startswith("https://") for info in datasets.DATASETS.values() for url in info.mirrors)
     opened = []
     monkeypatch.setattr(datasets, "urlopen", lambda url, timeout: opened.append(url))
-    for url in ("http://example.com/x.gz", "ftp://example.com/x.gz", "file:///etc/passwd", "//example.com/x"):
+    for url in ("http://example.com/x.gz", "ftp://example.com/x.gz", "file:///etc/passwd", "//example.com/x",
+                "http://localhost/x.gz", "http://127.0.0.1.example.com/x.gz"):  # plain http to 127.0.0.1 only
         with pytest.raises(DataError, match="only https URLs"):
             datasets._download(url, io.BytesIO())
     assert not opened

@@ -19,14 +19,17 @@ def data() -> None:
 
 
 @data.command("get")
-@click.argument("name", type=click.Choice(["fashion-mnist", "mnist"]))
+@click.argument("name", type=click.Choice(["fashion-mnist", "mnist", "cifar10"]))
 @click.option("--dest", type=click.Path(file_okay=False), default=None,
               help="Folder to put the files in (default: $PROTONET_DATA/NAME or ./data/NAME).")
-def data_get(name: str, dest: str | None) -> None:
-    """Get a dataset (a local copy where one exists, else a download), checksums verified."""
+@click.option("--from", "local", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="cifar10: a copy of cifar-10-binary.tar.gz to use instead of downloading (md5 checked).")
+def data_get(name: str, dest: str | None, local: str | None) -> None:
+    """Get a dataset (a local copy where one exists, else a download), checksums verified. cifar10 is
+    then made into LMDBs, a mean.binaryproto and IDX files, as Caffe's examples/cifar10 does."""
     from ..data import get_dataset
 
-    click.echo(f"{name}: {get_dataset(name, dest, log=click.echo)}")
+    click.echo(f"{name}: {get_dataset(name, dest, log=click.echo, local=local)}")
 
 
 @data.command("convert")

@@ -1,9 +1,13 @@
-"""The datasets protonet can fetch (Fashion-MNIST, MNIST): where they live and how to get them.
+"""The datasets protonet can fetch (Fashion-MNIST, MNIST, CIFAR-10): where they live and how to get them.
 
 A dataset lives in `data_root()/<name>` ($PROTONET_DATA, default ./data). `get_dataset` fills
 that folder from a local copy where one exists (Debian's dataset-fashion-mnist package puts
 Fashion-MNIST in /usr/share/datasets/fashion-mnist) or else over https from the publishers'
 mirrors, and verifies every file before it is put in place.
+
+CIFAR-10 is published as one archive, checked by the md5 its publisher gives (protonet.data.cifar makes
+the LMDBs, the mean and the IDX files the Data layers read from it); a local copy of the archive is
+given with `local=` (`protonet data get cifar10 --from FILE`).
 
 The checksums are sha256 digests of the *uncompressed* IDX content, not of the .gz files:
 Debian recompressed its copy, so its .gz bytes differ from the publisher's while the data is
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import ipaddress
 import os
 import re
 import shutil
@@ -24,15 +29,25 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import urlsplit
 
 from ..errors import DataError, StorageError, did_you_mean
+from ..io import open_regular
+from . import cifar
 from .idx import open_maybe_gzip
 
 
 @dataclass(frozen=True)
 class DataFile:
-    name: str    # the published file name (gzipped)
-    sha256: str  # of the uncompressed content
+    name: str           # the published file name (gzipped)
+    sha256: str | None  # of the uncompressed content; None for a file made here from a verified archive
+
+
+@dataclass(frozen=True)
+class Archive:
+    name: str       # the published file name
+    md5: str        # the digest its publisher gives
+    max_bytes: int  # a download larger than this is not the published file
 
 
 @dataclass(frozen=True)
@@ -41,6 +56,7 @@ class Dataset:
     mirrors: tuple[str, ...]                       # https base URLs, tried in order
     splits: dict[str, tuple[DataFile, DataFile]]   # split -> (images, labels)
     labels: tuple[str, ...] = ()                   # class names, by label value
+    archive: Archive | None = None                 # the files are made from this archive, not fetched
 
     @property
     def files(self) -> list[DataFile]:
@@ -72,10 +88,16 @@ DATASETS = {
          "test": _idx_pair("t10k", "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
                            "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2")},
         tuple(str(digit) for digit in range(10))),
+    "cifar10": Dataset(
+        "cifar10",
+        ("https://www.cs.toronto.edu/~kriz/",),
+        {split: tuple(DataFile(name, None) for name in cifar.idx_names(split)) for split in ("train", "test")},
+        ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
+        Archive("cifar-10-binary.tar.gz", "c32a1d4ab5d03f1284b67883e8d87530", 192 << 20)),
 }
 
 SYSTEM_DIRS = (Path("/usr/share/datasets"),)  # system-installed copies, one folder per dataset
-MAX_DOWNLOAD_BYTES = 64 << 20  # each published file is under 27 MB
+MAX_DOWNLOAD_BYTES = 64 << 20  # each published IDX file is under 27 MB
 ALIAS = re.compile(r"^([A-Za-z0-9_-]+):([A-Za-z0-9_-]+)$")
 
 Log = Callable[[str], None]
@@ -145,21 +167,29 @@ def verified(path: Path, file: DataFile) -> bool:
         return False
 
 
-def get_dataset(name: str, dest: str | Path | None = None, *, log: Log | None = None) -> Path:
+def get_dataset(name: str, dest: str | Path | None = None, *, log: Log | None = None,
+                local: str | Path | None = None) -> Path:
     """Put every file of dataset `name` into `dest` (default data_root()/name), verified; returns `dest`.
 
     Files already there with the right content are kept. Each missing one is copied from a local
-    copy when one exists, else downloaded over https from the mirrors in turn.
+    copy when one exists, else downloaded over https from the mirrors in turn. A dataset made from an
+    archive (CIFAR-10) is made from `local`, the archive there, else the archive downloaded.
     """
     info = dataset(name)
     dest = Path(dest) if dest is not None else data_root() / name
     log = log or (lambda message: None)
-    created = not dest.exists()
+    if local is not None and info.archive is None:
+        raise DataError(f"dataset '{name}' is not made from an archive: a local copy is taken from "
+                        f"{' or '.join(str(d / name) for d in SYSTEM_DIRS)}", hint="leave out --from")
+    created = [folder for folder in (dest, *dest.parents) if not folder.exists()]  # deepest first
     try:
         try:
             dest.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StorageError(f"cannot create the folder: {exc.strerror or exc}", file=str(dest)) from None
+        if info.archive is not None:
+            _make_from_archive(info, dest, log, Path(local) if local is not None else None)
+            return dest
         for file in info.files:
             existing = present(dest, file)
             if existing and verified(existing, file):
@@ -167,26 +197,83 @@ def get_dataset(name: str, dest: str | Path | None = None, *, log: Log | None = 
                 continue
             _fetch(info, file, dest / file.name, log)
     except BaseException:
-        if created:
+        for folder in created:
             with contextlib.suppress(OSError):
-                dest.rmdir()  # only when still empty
+                folder.rmdir()  # only when still empty
         raise
     return dest
 
 
+def _make_from_archive(info: Dataset, dest: Path, log: Log, local: Path | None) -> None:
+    """CIFAR-10's folder, made from the archive `local`, else from the copy already in `dest`, else
+    from one downloaded into it; its md5 checked each time."""
+    if cifar.made(dest):
+        log(f"{dest}: present")
+        return
+    published = info.archive
+    if local is not None:
+        digest = file_md5(local)
+        if digest == cifar.PYTHON_ARCHIVE_MD5:
+            raise DataError("is CIFAR-10's python archive: its batches are pickles, which can run code when "
+                            "loaded, and protonet loads none", file=str(local),
+                            hint=f"give the binary archive, of the same records: {published.name}")
+        if digest != published.md5:
+            raise DataError(f"md5 {digest} is not that of {published.name} ({published.md5})", file=str(local),
+                            hint=f"give {published.name} as published at {info.mirrors[0]}")
+        log(f"{local}: md5 ok")
+        archive = local
+    else:
+        archive = dest / published.name
+        if archive.is_file() and file_md5(archive) == published.md5:
+            log(f"{archive}: present, md5 ok")
+        else:
+            _download_archive(info, archive, log)
+    cifar.make(archive, dest, log)
+
+
+def _download_archive(info: Dataset, target: Path, log: Log) -> None:
+    archive, failures = info.archive, []
+    for base in info.mirrors:
+        url = base + archive.name
+        log(f"{target}: downloading {url}")
+        try:
+            _install(target, f"{archive.name} from {url}", partial(_download, url, max_bytes=archive.max_bytes),
+                     lambda path: file_md5(path) == archive.md5)
+            return
+        except Unreachable as exc:
+            failures.append(str(exc))
+    raise DataError(f"could not download {archive.name} ({'; '.join(failures)})",
+                    hint=f"check the network, or download {archive.name} elsewhere and give it with "
+                         f"`protonet data get {info.name} --from FILE`")
+
+
+def file_md5(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    try:
+        with open_regular(path) as stream:
+            for chunk in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(chunk)
+    except FileNotFoundError:
+        raise DataError("file not found", file=str(path)) from None
+    except OSError as exc:
+        raise StorageError(f"cannot read: {exc.strerror or exc}", file=str(path)) from None
+    return digest.hexdigest()
+
+
 def _fetch(info: Dataset, file: DataFile, target: Path, log: Log) -> None:
+    check = partial(verified, file=file)
     for folder in SYSTEM_DIRS:
         local = present(folder / info.name, file)
         if local:
             log(f"{target}: copying {local}")
-            _install(target, file, str(local), partial(_copy_file, local))
+            _install(target, f"{file.name} from {local}", partial(_copy_file, local), check)
             return
     failures = []
     for base in info.mirrors:
         url = base + file.name
         log(f"{target}: downloading {url}")
         try:
-            _install(target, file, url, partial(_download, url))
+            _install(target, f"{file.name} from {url}", partial(_download, url), check)
             return
         except Unreachable as exc:
             failures.append(str(exc))
@@ -194,15 +281,15 @@ def _fetch(info: Dataset, file: DataFile, target: Path, log: Log) -> None:
                     hint=f"check the network, or put the files of '{info.name}' into {target.parent} by hand")
 
 
-def _install(target: Path, file: DataFile, origin: str, write: Callable[[BinaryIO], None]) -> None:
-    """Write via `write(handle)` to a temporary file beside `target`; rename it once its content verifies."""
+def _install(target: Path, origin: str, write: Callable[[BinaryIO], None], check: Callable[[Path], bool]) -> None:
+    """Write via `write(handle)` to a temporary file beside `target`; rename it once `check` accepts it."""
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
         with os.fdopen(fd, "wb") as handle:
             write(handle)
-        if not verified(Path(tmp), file):
-            raise DataError(f"checksum mismatch for {file.name} from {origin}", file=str(target),
+        if not check(Path(tmp)):
+            raise DataError(f"checksum mismatch for {origin}", file=str(target),
                             hint="the copy is corrupt or not the published file; nothing was kept")
         os.replace(tmp, target)
     except OSError as exc:
@@ -229,8 +316,9 @@ class Unreachable(Exception):
     """A mirror that could not be reached or broke off; the next one is tried."""
 
 
-def _download(url: str, handle: BinaryIO) -> None:
-    """Stream `url` into `handle`: only https, also after redirects, and at most MAX_DOWNLOAD_BYTES."""
+def _download(url: str, handle: BinaryIO, *, max_bytes: int = MAX_DOWNLOAD_BYTES) -> None:
+    """Stream `url` into `handle`: only https, also after redirects, at most `max_bytes`, and all of the
+    Content-Length the server announced (a transfer that broke off is an Unreachable mirror)."""
     from http.client import HTTPException
 
     check_https(url)
@@ -240,13 +328,26 @@ def _download(url: str, handle: BinaryIO) -> None:
             check_https(response.geturl())
             for chunk in iter(lambda: response.read(1 << 20), b""):
                 total += len(chunk)
-                if total > MAX_DOWNLOAD_BYTES:
-                    raise DataError(f"{url} is over {MAX_DOWNLOAD_BYTES >> 20} MiB: not the published file")
+                if total > max_bytes:
+                    raise DataError(f"{url} is over {max_bytes:,} bytes: not the published file")
                 handle.write(chunk)
+            announced = response.headers.get("Content-Length")
     except (OSError, HTTPException) as exc:
         raise Unreachable(f"{url}: {exc}") from None
+    if announced is not None and total != int(announced):
+        raise Unreachable(f"{url}: the transfer broke off after {total:,} of {int(announced):,} bytes")
 
 
 def check_https(url: str) -> None:
-    if not url.lower().startswith("https://"):
-        raise DataError(f"refusing to download from '{url}': only https URLs are used")
+    """Only https URLs are downloaded, and plain http from this machine's loopback address (tests serve there)."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() == "https" or (parts.scheme.lower() == "http" and _is_loopback(parts.hostname)):
+        return
+    raise DataError(f"refusing to download from '{url}': only https URLs are used")
+
+
+def _is_loopback(host: str | None) -> bool:
+    try:
+        return host is not None and ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name, not an address: 'localhost' could resolve anywhere
+        return False

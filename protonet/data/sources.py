@@ -7,6 +7,7 @@ a batch at a time. Nets opened on the same unchanged file share one read-only co
 
 from __future__ import annotations
 
+import re
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from .idx import read_idx
 from .npz import read_npz
 
 NUMERIC_KINDS = "uif"
+IMAGES_IDX = re.compile(r"images-idx[34]")  # an IDX images file, named as its labels file is but for this
 FORMATS = "IDX files (MNIST format, gzipped or not) and .npz archives (arrays 'data' and 'labels')"
 
 
@@ -43,7 +45,7 @@ def open_source(source: str, *, base_dir: Path, label_source: str = "", with_lab
 
     Paths are absolute, else relative to the current folder, else to `base_dir` (the net
     file's folder). IDX labels come from `label_source`, else from the images path with
-    'images-idx3' replaced by 'labels-idx1'.
+    'images-idx3' (or idx4, CIFAR-10's) replaced by 'labels-idx1'.
     """
     alias = datasets.resolve_alias(source)
     if alias is not None:
@@ -59,8 +61,8 @@ def open_source(source: str, *, base_dir: Path, label_source: str = "", with_lab
         labels = None
     elif label_source:
         labels = resolve_path(label_source, base_dir)
-    elif "images-idx3" in path.name:
-        labels = resolve_path(str(path.with_name(path.name.replace("images-idx3", "labels-idx1"))), base_dir)
+    elif IMAGES_IDX.search(path.name):
+        labels = resolve_path(str(path.with_name(IMAGES_IDX.sub("labels-idx1", path.name))), base_dir)
     else:
         raise DataError("cannot tell where the labels of this IDX file are", file=str(path),
                         hint="set data_param.label_source, or give the layer a single top")

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..io import atomic_write, open_regular, read_regular
-from ..proto import pb
+from ..weights import mean_blobproto
 from .database import LmdbWriter, open_database
 from .datum import decode_datum, encode_datum, encode_file, key_text, parse_datum
 from .idx import GZIP_MAGIC
@@ -190,9 +190,7 @@ def mean(stream: RecordStream, out: str | Path, *, progress: Progress | None = N
         if progress:
             progress(1)
     average = (total / summary.count).astype(np.float32)
-    blob = pb.BlobProto(num=1, channels=average.shape[0], height=average.shape[1], width=average.shape[2])
-    blob.data.extend(average.ravel().tolist())
-    atomic_write(out, blob.SerializeToString())
+    atomic_write(out, mean_blobproto(average))
     summary.seconds = time.perf_counter() - started
     return summary, average
 
