@@ -10,6 +10,8 @@ alone tests, logs and writes; a snapshot's state holds every rank's generator an
 
 from __future__ import annotations
 
+import logging
+import os
 import zlib
 
 import numpy as np
@@ -24,6 +26,7 @@ from .comm import World
 from .reducer import GradientReducer, Observer
 from .shard import shard_net
 
+log = logging.getLogger("protonet")
 STRENGTH = (NONE, SNAPSHOT, STOP)  # a stop snapshots too
 
 
@@ -61,6 +64,8 @@ class DataParallel:
         self.reducer = GradientReducer(self.world, net, solver.param.allreduce_bucket_kb * 1024, self.overlap)
         self.check_interval = solver.param.weight_check_interval
         solver.parallel = self
+        pids = ", ".join(f"{rank}: pid {pid}" for rank, pid in enumerate(self.world.all_gather(os.getpid())))
+        log.info("Data-parallel over %d ranks (%s), %d gradient buckets", self.size, pids, len(self.reducer.buckets))
         return solver
 
     # -- one iteration ----------------------------------------------------------------------------
