@@ -57,7 +57,7 @@ def train(solver_file: str, weights: str | None, reinit: tuple[str, ...], snapsh
         if ranks > 1:
             from ..distributed.launch import launch
 
-            launch(ranks, sys.argv[1:])
+            sys.exit(launch(ranks, sys.argv[1:]))
     world = connect()
     root = world is None or world.is_root
     verbose = logging.getLogger("protonet").isEnabledFor(logging.DEBUG)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ from ..errors import ConfigError
 
 ROOT_VARIABLES = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+FORWARDED = (signal.SIGTERM,)  # MPICH's mpirun passes it on to the ranks (a stop); it ends on SIGHUP
 
 
 def find_mpirun() -> str:
@@ -55,9 +57,20 @@ def mpirun_command(ranks: int, argv: list[str], mpirun: str | None = None) -> tu
     return [mpirun, "-n", str(ranks), *flags, sys.executable, "-m", "protonet.cli", *argv], env
 
 
-def launch(ranks: int, argv: list[str]) -> None:
-    """Replace this process by mpirun running `protonet ARGV` on `ranks` processes (never returns)."""
+def launch(ranks: int, argv: list[str]) -> int:
+    """Run `protonet ARGV` on `ranks` processes under mpirun; returns its exit status. A SIGTERM sent to
+    this process goes on to mpirun, which passes it to the ranks (they stop after a snapshot); a Ctrl-C
+    reaches mpirun directly, from the terminal."""
     command, env = mpirun_command(ranks, argv)
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execve(command[0], command, env)
+    with subprocess.Popen(command, env=env) as job:
+        forwarded = {number: signal.signal(number, lambda number, _: job.send_signal(number))
+                     for number in FORWARDED}
+        ignored = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            return job.wait()
+        finally:
+            for number, old in forwarded.items():
+                signal.signal(number, old)
+            signal.signal(signal.SIGINT, ignored)
