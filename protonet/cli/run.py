@@ -31,10 +31,19 @@ EFFECT = click.Choice(["snapshot", "stop", "none"])
               help="Log each layer's mean |data| and |diff| on display iterations (solver field debug_info).")
 @click.option("--tensorboard", default=None, metavar="DIR",
               help="Also write the metrics as TensorBoard event files in DIR (needs protonet[tensorboard]).")
+@click.option("--ranks", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Train data-parallel on N processes of this machine, under mpirun (needs protonet[mpi]); "
+                   "across machines run `mpirun -n N ... protonet train` instead.")
 def train(solver_file: str, weights: str | None, reinit: tuple[str, ...], snapshot: str | None,
           overrides: tuple[str, ...], sigint_effect: str, sighup_effect: str, progress: bool | None,
-          debug_info: bool, tensorboard: str | None) -> None:
-    """Train a net as the solver file says; snapshots go where snapshot_prefix points."""
+          debug_info: bool, tensorboard: str | None, ranks: int | None) -> None:
+    """Train a net as the solver file says; snapshots go where snapshot_prefix points.
+
+    Under `mpirun -n N` (or with --ranks N) the N processes train it data-parallel: see the README,
+    "Training on several processes"."""
+    from ..distributed.comm import connect, launched_size
+    from ..distributed.faults import abort_on_error
+    from ..distributed.parallel import DataParallel
     from ..solvers import SignalHandler, Solver
     from ..zoo import resolve_weights
 
@@ -42,17 +51,32 @@ def train(solver_file: str, weights: str | None, reinit: tuple[str, ...], snapsh
         raise click.UsageError("give --snapshot to resume or --weights to fine-tune, not both")
     if reinit and not weights:
         raise click.UsageError("--reinit applies only with --weights")
-    solver = Solver(solver_file, overrides=[*overrides, *(["debug_info=true"] if debug_info else [])],
-                    reinit=list(reinit),
-                    weights=resolve_weights(weights) if weights else None,
-                    progress=sys.stderr.isatty() if progress is None else progress, tensorboard=tensorboard)
-    if snapshot == "latest":
-        snapshot = latest_snapshot(solver.prefix)
-    if snapshot:
-        solver.restore(snapshot)
-    with SignalHandler(sigint=sigint_effect, sighup=sighup_effect, sigterm="stop") as signals:
-        solver.solve(signals)
-    if solver.last_snapshot:
+    if ranks and launched_size() != ranks:
+        if launched_size() > 1:
+            raise click.UsageError(f"--ranks {ranks} inside an MPI job of {launched_size()} ranks")
+        if ranks > 1:
+            from ..distributed.launch import launch
+
+            sys.exit(launch(ranks, sys.argv[1:]))
+    world = connect()
+    root = world is None or world.is_root
+    verbose = logging.getLogger("protonet").isEnabledFor(logging.DEBUG)
+    if not root:  # rank 0 alone logs; the others speak only when they fail
+        logging.getLogger("protonet").setLevel(logging.ERROR)
+    with abort_on_error(world, verbose=verbose):
+        solver = Solver(solver_file, overrides=[*overrides, *(["debug_info=true"] if debug_info else [])],
+                        reinit=list(reinit), weights=resolve_weights(weights) if weights else None,
+                        progress=(sys.stderr.isatty() if progress is None else progress) and root,
+                        tensorboard=tensorboard)
+        if world is not None:
+            DataParallel(world).attach(solver)
+        if snapshot == "latest":
+            snapshot = latest_snapshot(solver.prefix)
+        if snapshot:
+            solver.restore(snapshot)
+        with SignalHandler(sigint=sigint_effect, sighup=sighup_effect, sigterm="stop") as signals:
+            solver.solve(signals)
+    if solver.last_snapshot and root:
         click.echo(f"last snapshot: {solver.last_snapshot[1]} (iteration {solver.last_snapshot[0]})")
 
 

@@ -5,6 +5,11 @@ batch k holds the records k*B .. k*B+B-1 (mod N), across epoch boundaries. When 
 reads the records in an order drawn from (net seed, e) alone, so (position in the epoch, epoch)
 is all a resumed run needs. Layers that mix in `ReadsRecords` expose the interface the solver
 (snapshots, resume) and `protonet test` (one full pass) use: num_records, batch_size, cursor, seek.
+
+Sharded over R ranks (`shard(r, R)`, data-parallel training), rank r reads the records whose offset in
+that order is r mod R, as Caffe 1.0's data layers skip the others: batch k of rank r holds offsets
+(k*B + j)*R + r, j < B, so the R batches of step k together are batch k of one reader of batch R*B. The
+cursor stays the shared position (all ranks' records read so far), the same on every rank.
 """
 
 from __future__ import annotations
@@ -34,6 +39,11 @@ class RecordReader:
         self._order = order
         self._orders: dict[tuple[int, int], np.ndarray] = {}
         self._position = self._epoch = 0
+        self.rank, self.ranks = 0, 1
+
+    def shard(self, rank: int, ranks: int) -> None:
+        """Read only the records whose offset is `rank` mod `ranks` (see the module's docstring)."""
+        self.rank, self.ranks = rank, ranks
 
     def cursor(self) -> tuple[int, int]:
         """(position within the epoch, epoch) of the next record to read."""
@@ -54,21 +64,21 @@ class RecordReader:
 
     def advance(self) -> int:
         """The next batch's first record as an offset from the start of epoch 0 (its index is the offset
-        mod N), moving the cursor past the batch: the read position of sources read in order."""
+        mod N; the batch's next records follow every `ranks` offsets), moving the cursor past the batch:
+        the read position of sources read in order."""
         start = self._epoch * self.num_records + self._position
-        self._epoch, self._position = divmod(start + self.batch_size, self.num_records)
-        return start
+        self._epoch, self._position = divmod(start + self.batch_size * self.ranks, self.num_records)
+        return start + self.rank
 
     def next_indices(self) -> np.ndarray:
         """The record indices of the next batch, advancing the cursor."""
         n = self.num_records
-        start = self._epoch * n + self._position
-        epochs, index = np.divmod(start + np.arange(self.batch_size), n)
+        first = self.advance()
+        epochs, index = np.divmod(first + self.ranks * np.arange(self.batch_size), n)
         if self._order is not None:
             for epoch in np.unique(epochs):
                 mask = epochs == epoch
                 index[mask] = self._permutation(int(epoch))[index[mask]]
-        self._epoch, self._position = divmod(start + self.batch_size, n)
         return index
 
     def _permutation(self, epoch: int) -> np.ndarray:
@@ -115,6 +125,10 @@ class ReadsRecords:
     def seek(self, position: int, epoch: int) -> None:
         """Continue reading at `position` of epoch `epoch` (a `cursor()` value)."""
         self.reader.seek(position, epoch)
+
+    def shard(self, rank: int, ranks: int) -> None:
+        """Read rank `rank`'s share of the records out of `ranks` (RecordReader.shard)."""
+        self.reader.shard(rank, ranks)
 
 
 def read_list(path: Path) -> list[tuple[int, str]]:

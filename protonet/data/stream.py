@@ -47,16 +47,17 @@ class StreamedSource:
         self._stream = zlib.crc32(name.encode())
         self._prefetcher = Prefetcher(self._batches, depth, f"prefetch {name}")
 
-    def batch(self, offset: int, seed: int) -> Batch:
-        """(images, labels) of the batch starting at record offset `offset`, drawn with `seed`."""
-        return self._prefetcher.get((offset, seed % 2**64))
+    def batch(self, offset: int, seed: int, stride: int = 1) -> Batch:
+        """(images, labels) of the batch of the records at offsets `offset`, `offset + stride`, ... (a
+        rank's share: RecordReader.shard), drawn with `seed`."""
+        return self._prefetcher.get((offset, seed % 2**64, stride))
 
     def close(self) -> None:
         if self._prefetcher is not None:
             self._prefetcher.close()
 
-    def _batches(self, tag: tuple[int, int]) -> Iterator[tuple[Batch, tuple[int, int]]]:
-        offset, seed = tag
+    def _batches(self, tag: tuple[int, int, int]) -> Iterator[tuple[Batch, tuple[int, int, int]]]:
+        offset, seed, stride = tag
         size = self._batch_size
         records = self.database.records(offset % self.num)
         try:
@@ -65,10 +66,12 @@ class StreamedSource:
                 labels = np.empty(size, np.float64)
                 for slot in range(size):
                     images[slot], labels[slot] = self._read(*next(records))
+                    for _ in range(stride - 1):  # the other ranks' records, skipped undecoded
+                        next(records)
                 out = np.empty((size, *self._transformer.output_shape), self._out_dtype)
                 self._transformer.apply(images, out, np.random.default_rng([seed, self._stream, offset]))
-                offset += size
-                yield (out, labels), (offset, seed)
+                offset += size * stride
+                yield (out, labels), (offset, seed, stride)
         finally:
             records.close()
 

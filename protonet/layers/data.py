@@ -123,7 +123,7 @@ class Data(ReadsRecords, Layer):
 
     def forward(self, bottom: Blobs, top: Blobs) -> None:
         if self.stream is not None:
-            images, labels = self.stream.batch(self.reader.advance(), self._stream_seed())
+            images, labels = self.stream.batch(self.reader.advance(), self._stream_seed(), self.reader.ranks)
             top[0].data[...] = images
         else:
             index = self.reader.next_indices()

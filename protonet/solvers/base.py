@@ -44,7 +44,7 @@ from .snapshot import (
     snapshot_paths,
     write_snapshot,
 )
-from .state import Resumable, readers
+from .state import Parallel, Resumable, readers
 from .tensorboard import TensorBoard
 
 log = logging.getLogger("protonet")
@@ -100,6 +100,7 @@ class Solver(Resumable):
         self._plan: tuple[object, list[list[tuple[int, slice]]]] = (None, [])  # (threads, sizes) -> the update plan
         self._lock: RunLock | None = None
         self._probed = False  # the snapshot folder was found writable
+        self.parallel: Parallel | None = None  # one rank of a data-parallel run: protonet.distributed
         self._copy_weights(weights, reinit)
 
     # -- the public surface ---------------------------------------------------------------------
@@ -154,7 +155,7 @@ class Solver(Resumable):
     def step(self, iters: int, signals: SignalHandler | None = None) -> None:
         """Run `iters` iterations (fewer when a signal asks to stop; a stop always snapshots)."""
         if not self.record:
-            if self.param.snapshot and self.prefix and not self._probed:
+            if self.param.snapshot and self.prefix and self._writer and not self._probed:
                 check_writable(self.prefix)  # before training, as Caffe: not at the first snapshot
                 self._probed = True
             self._step(iters, signals)
@@ -185,6 +186,8 @@ class Solver(Resumable):
                 self._iter += 1
                 self.monitor.tick(self.smoothed_loss, rate)
                 action = signals.poll() if signals else NONE
+                if self.parallel:
+                    action = self.parallel.agree(self._iter, action, [lp.blob.data for lp in self._net.learnable])
                 snapshot_due = self.param.snapshot and self._iter % self.param.snapshot == 0
                 if snapshot_due or action == SNAPSHOT:
                     self.snapshot()
@@ -196,7 +199,9 @@ class Solver(Resumable):
 
     def test_all(self, signals: SignalHandler | None = None) -> list[dict[str, float | np.ndarray]]:
         """Run every test net for its test_iter batches; per net, the mean of each output (a float when
-        the output has one value, else a flat array), also kept in `test_scores`."""
+        the output has one value, else a flat array), also kept in `test_scores`. In a data-parallel run
+        (rank 0 alone tests) signals wait for the iteration's end, where all ranks act on them together."""
+        signals = None if self.parallel else signals
         for k in range(len(self._test_nets)):
             if self.stopped_early:
                 break
@@ -212,15 +217,21 @@ class Solver(Resumable):
         """
         net, size = self._net, self.param.iter_size
         start = self._read_position()
-        net.observer = DebugInfo(net) if debug else None
+        observer = DebugInfo(net) if debug else None
+        losses = []
         try:
-            loss = sum(net.forward_backward() for _ in range(size)) / size
+            for k in range(size):  # a data-parallel run sends the gradients during the last backward pass
+                net.observer = self.parallel.watching(observer) if self.parallel and k == size - 1 else observer
+                losses.append(net.forward_backward())
+            loss = sum(losses) / size
         finally:
             net.observer = None
         if debug:
             log_param_norms(net)
         if not math.isfinite(loss) or first_non_finite([lp.blob.diff for lp in net.learnable]) is not None:
             raise self._non_finite(loss, start)
+        if self.parallel:
+            loss = self.parallel.average(loss)
         self._record_loss(loss)
         self._pass = start, loss  # where the iteration's batch began, for rules that re-evaluate it
 
@@ -287,7 +298,7 @@ class Solver(Resumable):
 
     def _test_due(self, after_train: bool = False) -> bool:
         interval = self.param.test_interval
-        if not (self._test_nets and interval and self._iter % interval == 0):
+        if not (self._test_nets and interval and self._iter % interval == 0 and self._writer):
             return False
         return after_train or self._iter > 0 or self.param.test_initialization
 
@@ -360,7 +371,7 @@ class Solver(Resumable):
         """Hold `<prefix>.lock` (re-entrant) while writing under the prefix: a second run on the same prefix
         fails at once with a StorageError naming this one's pid. The folder is checked writable first, and
         what a killed run left half written is cleared when the lock is first taken."""
-        if not self.prefix:
+        if not self.prefix or not self._writer:
             yield
             return
         first = self._lock is None
@@ -377,7 +388,7 @@ class Solver(Resumable):
     def _record_run(self) -> None:
         """Once per Solver, before its first recorded iteration (prefix locked): write the resolved configs
         and start the metrics file and TensorBoard's."""
-        if self._recording:
+        if self._recording or not self._writer:
             return
         self._recording = True
         if self.tensorboard is not None:
@@ -389,6 +400,11 @@ class Solver(Resumable):
         save(self.specs[0].param, files["net"])
         self.monitor.metrics_path = Path(files["metrics"])
         self.monitor.begin(self._iter)
+
+    @property
+    def _writer(self) -> bool:
+        """Whether this process writes the run's files, tests and logs: rank 0 of a data-parallel run."""
+        return self.parallel is None or self.parallel.is_root
 
     def _snapshotted(self) -> bool:
         return self.last_snapshot is not None and self.last_snapshot[0] == self._iter
@@ -408,14 +424,15 @@ class Solver(Resumable):
             raise NumericalError(f"parameter {bad.index} has non-finite values at iteration {self._iter}",
                                  layer=bad.layer, hint="snapshot not written; lower base_lr")
         model, state_path = snapshot_paths(self.prefix, self._iter)
-        weights = self._net.to_proto(with_diff=self.param.snapshot_diff).SerializeToString()
-        state = self.state(model).SerializeToString()
-        with self._writing():
-            self.monitor.sync()
-            log.info("Snapshotting to binary proto file %s", model)
-            log.info("Snapshotting solver state to binary proto file %s", state_path)
-            last = self.last_snapshot[1] if self.last_snapshot else None
-            write_snapshot(self._iter, weights, state, self.prefix, last)
+        state = self.state(model).SerializeToString()  # in a data-parallel run, with every rank's part
+        if self._writer:
+            weights = self._net.to_proto(with_diff=self.param.snapshot_diff).SerializeToString()
+            with self._writing():
+                self.monitor.sync()
+                log.info("Snapshotting to binary proto file %s", model)
+                log.info("Snapshotting solver state to binary proto file %s", state_path)
+                last = self.last_snapshot[1] if self.last_snapshot else None
+                write_snapshot(self._iter, weights, state, self.prefix, last)
         self.last_snapshot = (self._iter, state_path)
         return state_path
 

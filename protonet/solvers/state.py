@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -22,6 +24,21 @@ from .snapshot import decode_random_state, encode_random_state, learned_net_path
 log = logging.getLogger("protonet")
 
 
+class Parallel(Protocol):
+    """What the Solver asks of a data-parallel run (protonet.distributed.DataParallel): rank 0 alone
+    writes, tests and logs; gradients and loss are averaged; signals are agreed on; every rank's own
+    generator and read positions go into the state."""
+
+    is_root: bool
+    size: int
+
+    def watching(self, observer: Callable[[str, int], None] | None) -> Callable[[str, int], None] | None: ...
+    def average(self, loss: float) -> float: ...
+    def agree(self, iteration: int, action: str, weights: list[np.ndarray]) -> str: ...
+    def gather_ranks(self, state: pb.SolverState, solver: Resumable) -> None: ...
+    def restore_rank(self, state: pb.SolverState, solver: Resumable, path: str) -> None: ...
+
+
 class Resumable:
     """Solver's state and restore (a base of Solver, whose attributes these read and set)."""
 
@@ -34,6 +51,7 @@ class Resumable:
     _iter: int
     _net: Net
     _test_nets: list[Net]
+    parallel: Parallel | None
 
     def state(self, learned_net: str = "") -> pb.SolverState:
         """The solver state: Caffe's fields plus generator states, data cursors and the loss window."""
@@ -49,12 +67,15 @@ class Resumable:
             position, epoch = layer.cursor()
             state.data_cursor.add(layer=name, position=position, epoch=epoch)
         state.recent_loss.extend(self.losses)
+        if self.parallel:
+            self.parallel.gather_ranks(state, self)
         return state
 
     def restore(self, state_file: str | Path) -> None:
         """Continue from a .solverstate: weights (learned_net), iteration, histories, generators, cursors."""
         log.info("Restoring previous solver status from %s", state_file)
         state = read_state(state_file)
+        self._check_ranks(state, state_file)
         histories = self._check_history(state, state_file)
         seeds, rng_states = decode_random_state(state.random_state, state_file)
         if state.learned_net:
@@ -74,10 +95,22 @@ class Resumable:
                 layers[cursor.layer].seek(cursor.position, cursor.epoch)
             else:
                 log.warning("The state has a data cursor for layer '%s', which this net lacks", cursor.layer)
+        if self.parallel:
+            self.parallel.restore_rank(state, self, str(state_file))
         self.losses.clear()
         self.losses.extend(state.recent_loss)
         self.last_snapshot = (self._iter, str(state_file))
         log.info("Resuming at iteration %d", self._iter)
+
+    def _check_ranks(self, state: pb.SolverState, path: str | Path) -> None:
+        """A WeightsError unless the state was written by a run of as many ranks as this one: each rank's
+        read position and random stream are its own, and resuming them on another count is not exact."""
+        written, ranks = len(state.rank_state) or 1, self.parallel.size if self.parallel else 1
+        if written != ranks:
+            raise WeightsError(f"the state was written by a run of {written} rank{'s' * (written > 1)}, this run has "
+                               f"{ranks}", file=str(path),
+                               hint=f"resume it with {written} ranks (`protonet train --ranks {written}` or "
+                                    f"`mpirun -n {written}`), or start a new run from its .caffemodel with --weights")
 
     def _check_history(self, state: pb.SolverState, path: str | Path) -> list[np.ndarray]:
         targets = self.rule.state_arrays()
