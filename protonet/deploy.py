@@ -44,7 +44,7 @@ def deploy_net(model: str | Path, batch: int = 1, *, input_shape: Shape | None =
     A data layer's record shape is `input_shape` when given, else found by record_shape (`weights`
     helps there when the data source is not at hand)."""
     source = net_at_test(model)
-    out = pb.NetParameter(name=source.name)
+    out = pb.NetParameter(name=source.name or None)
     available: set[str] = set()
     for layer in source.layer:
         if layer.type in DATA_TYPES:
