@@ -126,11 +126,11 @@ def entry_row(folder: Path, meta: dict | None, problem: str | None) -> tuple[str
     key = meta.get("main_metric") or ("accuracy" if "accuracy" in metrics else next(iter(metrics), None))
     metric = f"{key}={metrics[key]}" if key in metrics else "-"
     weights = folder / meta["weights"]["file"]
-    size = _human_size(weights.stat().st_size) if weights.is_file() else "missing"
+    size = human_size(weights.stat().st_size) if weights.is_file() else "missing"
     return name, str(meta.get("task") or "-"), str(meta.get("dataset") or "-"), metric, size
 
 
-def _human_size(size: int) -> str:
+def human_size(size: int) -> str:
     for unit in ("B", "KiB", "MiB"):
         if size < 1024:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
@@ -235,8 +235,9 @@ def pack(name: str, out: str | Path | None = None) -> tuple[Path, str]:
 
 
 def install(source: str, sha256: str, *, name: str | None = None, force: bool = False,
-            log: Log | None = None) -> Path:
-    """Install a packed entry from a local .tar.gz or an https URL; returns the entry folder.
+            log: Log | None = None, size: int | None = None) -> Path:
+    """Install a packed entry from a local .tar.gz or an https URL (at most `size` bytes when given);
+    returns the entry folder.
 
     The archive goes to a hidden temporary file in the zoo folder and its sha256 must equal `sha256`
     before it is opened; then it is extracted safely (protonet.archive) into a hidden temporary folder,
@@ -259,7 +260,7 @@ def install(source: str, sha256: str, *, name: str | None = None, force: bool = 
         fd, archive_name = tempfile.mkstemp(prefix=".install-", suffix=".tar.gz", dir=root)
         archive = Path(archive_name)
         with os.fdopen(fd, "wb") as handle:
-            actual = fetch(source, handle, log)
+            actual = fetch(source, handle, log, size=size)
         if actual != sha256.lower():
             raise DataError(f"sha256 mismatch: expected {sha256.lower()}, got {actual}", file=source,
                             hint="the archive is not the published one; nothing was installed")

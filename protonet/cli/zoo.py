@@ -12,17 +12,53 @@ def zoo() -> None:
     """The model zoo ($PROTONET_ZOO or ./zoo): list, show, verify, pack, install, import, pull, remove."""
 
 
+INDEX_OPTION = click.option("--index", "indexes", multiple=True, metavar="FILE|URL",
+                            help="Another zoo index to read, after the package's and $PROTONET_ZOO_INDEX's "
+                                 "(repeatable).")
+
+
 @zoo.command("list")
-def zoo_list() -> None:
-    """List the entries: name, task, dataset, main metric, weights size."""
+@click.option("--available", is_flag=True, help="List the models of the zoo index that 'zoo pull' can fetch.")
+@INDEX_OPTION
+def zoo_list(available: bool, indexes: tuple[str, ...]) -> None:
+    """List the entries: name, task, dataset, main metric, weights size ('*': shipped with protonet)."""
     from ..zoo import entries, entry_row
 
+    if available:
+        list_index(indexes)
+        return
     rows = [entry_row(*item) for item in entries()]
     click.echo(f"{'name':<24} {'task':<16} {'dataset':<16} {'metric':<22} {'weights':>9}")
     for row in rows:
         click.echo(f"{row[0]:<24} {row[1]:<16} {row[2]:<16} {row[3]:<22} {row[4]:>9}")
     if not rows:
         click.echo("(no entries; make one with 'protonet deploy' or 'protonet zoo install')")
+
+
+def list_index(indexes: tuple[str, ...]) -> None:
+    from ..zoo import entries, human_size
+    from ..zoo_index import load_index
+
+    installed = {folder.name for folder, _, _ in entries()}
+    models = load_index(indexes)
+    click.echo(f"{'name':<24} {'size':>9}  {'metrics':<22} {'license':<14} {'installed':<9} description")
+    for item in models.values():
+        metrics = ", ".join(f"{k}={v}" for k, v in item.metrics.items()) or "-"
+        click.echo(f"{item.name:<24} {human_size(item.size):>9}  {metrics:<22} {item.license or '-':<14} "
+                   f"{'yes' if item.name in installed else 'no':<9} {item.description}")
+    if not models:
+        click.echo("(the index lists no models; add one with --index FILE|URL or $PROTONET_ZOO_INDEX)")
+
+
+@zoo.command("pull")
+@click.argument("name")
+@INDEX_OPTION
+@click.option("--force", is_flag=True, help="Replace an existing entry (once the new one has validated).")
+def zoo_pull(name: str, indexes: tuple[str, ...], force: bool) -> None:
+    """Download model NAME of the zoo index, check its size and sha256, and install it."""
+    from ..zoo_index import pull
+
+    pull(name, index=indexes, force=force, log=click.echo)
 
 
 @zoo.command("show")
