@@ -208,13 +208,19 @@ def _work_in_place(layers: list[pb.LayerParameter], weights: Weights, done: Coun
 
 def optimized_net(net: pb.NetParameter, weights: str | Path, *,
                   base_dir: str | Path | None = None) -> tuple[pb.NetParameter, Net, Counter]:
-    """Deploy net `net` with the weights file `weights`, optimised: the rewritten net, as a NetParameter and
-    as a Net with its weights loaded, and the count of rewrites."""
+    """Deploy net `net` with the weights file `weights`, optimised: see optimized."""
     from .net import Net
 
-    original = Net(net, weights=weights, phase="TEST", base_dir=base_dir)
+    return optimized(Net(net, weights=weights, phase="TEST", base_dir=base_dir), net)
+
+
+def optimized(original: Net, net: pb.NetParameter) -> tuple[pb.NetParameter, Net, Counter]:
+    """The Net `original` built from deploy net `net`, optimised: the rewritten net as a NetParameter and
+    as a Net holding the rewritten weights, and the count of rewrites."""
+    from .net import Net
+
     param, arrays, done = optimize(net, {name: [b.data for b in blobs] for name, blobs in original.params.items()})
-    rewritten = Net(param, phase="TEST", base_dir=base_dir)
+    rewritten = Net(param, phase="TEST", base_dir=original.ctx.base_dir)
     for name, blobs in rewritten.params.items():
         for blob, array in zip(blobs, arrays[name], strict=True):
             blob.data = array.reshape(blob.shape)

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from protonet import Net, config
 from protonet.cli import cli
-from protonet.optimize import optimize
+from protonet.optimize import optimized
 from protonet.proto import pb
 from tests.conftest import shared_path
 
@@ -63,11 +63,7 @@ def both(param: pb.NetParameter, seed: int = 0) -> tuple[Net, Net, pb.NetParamet
     """The net with random weights, and its optimised form with the rewritten weights."""
     original = Net(param, phase="TEST")
     randomise(original, np.random.default_rng(seed))
-    rewritten, weights, done = optimize(param, {n: [b.data for b in bs] for n, bs in original.params.items()})
-    optimised = Net(rewritten, phase="TEST")
-    for name, blobs in optimised.params.items():
-        for blob, array in zip(blobs, weights[name], strict=True):
-            blob.data = array
+    rewritten, optimised, done = optimized(original, param)
     return original, optimised, rewritten, done
 
 
