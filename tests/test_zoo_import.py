@@ -200,6 +200,9 @@ def test_weights_that_do_not_fit_the_net(zoo: Path) -> None:
                                            r"\[20, 1, 5, 5\], the net needs \[32, 3, 5, 5\]; the weights were "
                                            r"trained for another net"):
         run("zoo", "import", "--model", cifar, "--weights", lenet, "--name", "mixed")
+    np.save("x.npy", np.zeros((3, 32, 32), np.float32))
+    with pytest.raises(WeightsError, match=r"shape mismatch.*trained for another net"):
+        run("predict", "--model", cifar, "--weights", lenet, "x.npy")
     full = str(corpus(*CIFAR, "cifar10_full_iter_70000.caffemodel"))  # conv1-3 fit, ip1 differs, ip2 absent
     with pytest.raises(WeightsError, match=r"(shape mismatch|no parameters for layer)"):
         run("zoo", "import", "--model", cifar, "--weights", full, "--name", "mixed")
