@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from http.client import HTTPException
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
+from urllib.parse import urlsplit
 from urllib.request import HTTPRedirectHandler, build_opener
 
 from .errors import DataError
@@ -32,7 +33,7 @@ MAX_TOTAL_BYTES = 4 << 30  # the largest Caffe models (VGG) are about 0.55 GiB
 HEADER_ALLOWANCE = 64 << 10  # decompressed bytes allowed per member beyond its contents (headers, padding)
 MAX_ARCHIVE_BYTES = MAX_TOTAL_BYTES + (64 << 20)  # compressed, as downloaded
 SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+):")  # two letters at least: 'C:' is a drive, not a scheme
-LOOPBACK = re.compile(r"http://(127\.0\.0\.1|localhost)(:[0-9]+)?/", re.IGNORECASE)  # this machine only
+LOOPBACK = ("127.0.0.1", "localhost")  # hosts plain http may reach: this machine (tests serve archives there)
 HINT = "nothing was extracted; install only archives made by 'protonet zoo pack'"
 
 Plan = list[tuple[str, tuple[str, ...]]]
@@ -234,9 +235,17 @@ def _copy(src: BinaryIO, handle: BinaryIO, source: str, size: int | None = None)
 
 
 def check_https(url: str) -> None:
-    if not (url.lower().startswith("https://") or LOOPBACK.match(url)):
+    if not (url.lower().startswith("https://") or _is_loopback_http(url)):
         raise DataError(f"refusing '{url}': only https URLs (or local .tar.gz files) can be installed",
                         hint="http, file:, ftp: and other schemes are not accepted")
+
+
+def _is_loopback_http(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        return parts.scheme.lower() == "http" and parts.hostname in LOOPBACK
+    except ValueError:  # a malformed port or host
+        return False
 
 
 class HttpsOnlyRedirects(HTTPRedirectHandler):

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Forward time of corpus deploy nets before and after protonet.optimize (batch 1, 224x224, random
-weights): the minimum of --runs forward passes after one warm-up, per net.
+weights): the minimum of --runs forward passes after one warm-up, per net, the two nets taking turns.
 
     .venv/bin/python scripts/bench_optimize.py [--runs 5] [--corpus ../shared/corpus]
 """
@@ -34,14 +34,17 @@ def random_weights(net: Net, rng: np.random.Generator) -> None:
             blob.data = np.zeros(blob.shape, np.float32)
 
 
-def fastest(net: Net, x: np.ndarray, runs: int) -> float:
-    net.forward(data=x)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
+def fastest(nets: tuple[Net, ...], x: np.ndarray, runs: int) -> list[float]:
+    """The fastest of `runs` forward passes of each net, taking turns (the machine's load drifts)."""
+    times: list[list[float]] = [[] for _ in nets]
+    for net in nets:
         net.forward(data=x)
-        times.append(time.perf_counter() - start)
-    return min(times)
+    for _ in range(runs):
+        for net, spent in zip(nets, times, strict=True):
+            start = time.perf_counter()
+            net.forward(data=x)
+            spent.append(time.perf_counter() - start)
+    return [min(spent) for spent in times]
 
 
 def main() -> None:
@@ -57,7 +60,7 @@ def main() -> None:
         random_weights(original, np.random.default_rng(0))
         rewritten, optimised, _ = optimized(original, param)
         x = np.random.default_rng(1).normal(0, 50, (1, 3, 224, 224)).astype(np.float32)
-        before, after = fastest(original, x, args.runs), fastest(optimised, x, args.runs)
+        before, after = fastest((original, optimised), x, args.runs)
         print(f"{name:<10} {len(param.layer):>7} {len(rewritten.layer):>9} {before * 1e3:>9.1f} "
               f"{after * 1e3:>13.1f} {before / after:>7.2f}x")
 

@@ -199,3 +199,12 @@ def test_a_bad_index_is_one_clear_error(zoo: Path, tmp_path: Path, text: str, me
         load_index([str(tmp_path / "index.yaml")])
     with pytest.raises(ConfigError, match="cannot read the zoo index"):
         load_index([str(tmp_path / "missing.yaml")])
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1@evil.example/t.tar.gz", "http://localhost.evil.example/t.tar.gz",
+                                 "http://127.0.0.2/t.tar.gz", "http://[::1]/t.tar.gz"])
+def test_plain_http_is_for_this_machine_only(zoo: Path, url: str) -> None:
+    from protonet.archive import check_https
+
+    with pytest.raises(DataError, match="only https"):
+        check_https(url)
