@@ -28,7 +28,7 @@ import yaml
 from .archive import SCHEME, fetch
 from .errors import ConfigError, did_you_mean
 from .io import open_regular
-from .zoo import HEX64, NAME_PATTERN, SHIPPED, Log, install
+from .zoo import HEX64, NAME_PATTERN, SHIPPED, Log, entries, install
 
 SHIPPED_INDEX = SHIPPED / "index.yaml"
 INDEX_VARIABLE = "PROTONET_ZOO_INDEX"
@@ -111,7 +111,10 @@ def pull(name: str, *, index: tuple[str, ...] | list[str] = (), force: bool = Fa
     """Download model `name` of the index, verify it and install it in the zoo; returns its folder."""
     models = load_index(index)
     if name not in models:
+        known = {folder.name for folder, _, _ in entries()}
         raise ConfigError(f"no model '{name}' in the zoo index ({len(models)} models)",
-                          hint=did_you_mean(name, models) or "'protonet zoo list --available' lists them")
+                          hint=did_you_mean(name, models) or (f"'{name}' needs no pull: zoo:{name} is here already"
+                                                              if name in known else did_you_mean(name, known))
+                          or "'protonet zoo list --available' lists them")
     item = models[name]
     return install(item.url, item.sha256, name=name, force=force, log=log, size=item.size)

@@ -208,3 +208,10 @@ def test_plain_http_is_for_this_machine_only(zoo: Path, url: str) -> None:
 
     with pytest.raises(DataError, match="only https"):
         check_https(url)
+
+
+def test_pulling_an_entry_that_is_here_already_says_so(zoo: Path) -> None:
+    with pytest.raises(ConfigError, match=r"'lenet-fashion' needs no pull: zoo:lenet-fashion is here already"):
+        pull("lenet-fashion")
+    with pytest.raises(ConfigError, match=r"no model 'lenet-fashon' in the zoo index .*did you mean 'lenet-fashion'"):
+        pull("lenet-fashon")
