@@ -2,9 +2,10 @@
 a forward pass in batches, and the top-k classes with their probabilities.
 
 An image is decoded as the input blob's channels ask (1: grey; 3: Caffe's BGR order), resized to the
-input's height and width, then transformed in Caffe's order: subtract the mean (mean_value per
-channel, or a mean_file image, centre-cropped to the input as Caffe's TEST crop does), multiply by
-`scale`. A zoo entry's transform is its model.yaml `transform` (written by `protonet deploy`), else the
+input's height and width (or, when model.yaml gives `resize: [H, W]`, to that size and then centre-cropped
+to the input's, as Caffe's TEST crop cut its records), then transformed in Caffe's order: subtract the
+mean (mean_value per channel, or a mean_file image, centre-cropped to the input), multiply by `scale`.
+A zoo entry's transform is its model.yaml `transform` (written by `protonet deploy`), else the
 TEST data layer's transform_param of its train_val net. An .npy array ((H, W), (C, H, W) or (N, C, H, W))
 or an IDX file ((N, H, W) or (N, C, H, W)) holds raw pixel values, transformed the same way.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,13 +24,13 @@ from . import config
 from .data.idx import read_idx
 from .data.images import read_image
 from .data.transform import read_mean_file
-from .deploy import test_transform
-from .errors import DataError
+from .errors import DataError, WeightsError
 from .io import read_regular
 from .net import Net
+from .net_rules import filter_net
 from .proto import pb
 from .weights import check_npy_header
-from .zoo import PREFIX, entry, resolve_weights
+from .zoo import PREFIX, entry, entry_weights, read_meta, resolve_weights
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
@@ -38,9 +39,10 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 class Predictor:
     net: Net
     input: str
-    labels: list[str] | None
-    transform: pb.TransformationParameter
-    base_dir: Path
+    labels: list[str] | None = None
+    transform: pb.TransformationParameter = field(default_factory=pb.TransformationParameter)
+    base_dir: Path = field(default_factory=Path.cwd)
+    resize: tuple[int, int] | None = None  # (H, W) of an image before its centre crop to the input's size
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -53,8 +55,10 @@ class Predictor:
         if path.suffix.lower() in IMAGE_SUFFIXES:
             if channels not in (1, 3):
                 raise DataError(f"the net's input has {channels} channels; images give 1 or 3", file=str(path))
-            image = read_image(path, color=channels == 3, size=(height, width), source=str(path), line=0)
-            return image[None].astype(np.float32)
+            size = self.resize or (height, width)
+            image = read_image(path, color=channels == 3, size=size, source=str(path), line=0)
+            top, left = (size[0] - height) // 2, (size[1] - width) // 2
+            return image[None, :, top:top + height, left:left + width].astype(np.float32)
         array = _read_array(path)
         found = list(array.shape)
         array = array.reshape(1, 1, *array.shape) if array.ndim == 2 else array
@@ -113,26 +117,65 @@ class Predictor:
 
 def load_predictor(model: str, weights: str | None = None) -> Predictor:
     """A Predictor for a zoo model (`zoo:NAME`) or a deploy net with `weights`."""
-    labels, transform, base_dir = None, pb.TransformationParameter(), Path.cwd()
     if model.startswith(PREFIX):
-        folder, meta = entry(model[len(PREFIX):])
-        deploy, base_dir = folder / meta.get("deploy", "deploy.yaml"), folder
-        if meta.get("labels"):
-            labels = (folder / meta["labels"]).read_text(encoding="utf-8").splitlines()
-        if isinstance(meta.get("transform"), dict):
-            config.parse(yaml.safe_dump(meta["transform"]), transform, syntax="yaml",
-                         file=str(folder / "model.yaml"))
-        elif meta.get("train_val"):
-            transform = test_transform(folder / meta["train_val"])
-    else:
-        deploy = Path(model)
+        folder, _ = entry(model[len(PREFIX):])
+        return entry_predictor(folder, resolve_weights(weights) if weights else None)
+    return _predictor(Path(model), resolve_weights(weights or model))
+
+
+def entry_predictor(folder: Path, weights: str | None = None) -> Predictor:
+    """A Predictor for the zoo entry in `folder`: its deploy net, weights (or `weights`), labels and transform
+    (model.yaml `transform` and `resize`, else the TEST data layer's transform_param of its train_val net)."""
+    meta = read_meta(folder)
+    labels = None
+    if meta.get("labels"):
+        labels = (folder / meta["labels"]).read_text(encoding="utf-8").splitlines()
+    transform = pb.TransformationParameter()
+    if isinstance(meta.get("transform"), dict):
+        config.parse(yaml.safe_dump(meta["transform"]), transform, syntax="yaml", file=str(folder / "model.yaml"))
+    elif meta.get("train_val"):
+        transform = test_transform(folder / meta["train_val"])
+    resize = meta.get("resize")
+    return _predictor(folder / meta["deploy"], weights or entry_weights(folder, meta),
+                      labels=labels, transform=transform, base_dir=folder,
+                      resize=tuple(resize) if isinstance(resize, list) and len(resize) == 2 else None)
+
+
+def _predictor(deploy: Path, weights: str, **fields: object) -> Predictor:
     net = Net(deploy, phase="TEST")
-    net.copy_from(resolve_weights(weights or model))
+    fit_weights(net, weights)
     inputs = [lp.top[0] for lp in net.param.layer if lp.type == "Input"]
     if len(inputs) != 1 or len(net.blobs[inputs[0]].shape) != 4:
         raise DataError(f"predict takes nets with one 4-axis input; this one has {len(inputs)} Input layers",
                         file=str(deploy))
-    return Predictor(net, inputs[0], labels, transform, base_dir)
+    return Predictor(net, inputs[0], **fields)
+
+
+def net_at_test(model: str | Path) -> pb.NetParameter:
+    """The TEST-phase layers of a net file."""
+    return filter_net(config.load_net(model), pb.NetState(phase=pb.TEST))
+
+
+def test_transform(train_val: str | Path) -> pb.TransformationParameter:
+    """The transform_param of the first TEST-phase data layer of a train_val net (empty without one)."""
+    found = [lp.transform_param for lp in net_at_test(train_val).layer if lp.HasField("transform_param")]
+    return found[0] if found else pb.TransformationParameter()
+
+
+def fit_weights(net: Net, weights: str | Path) -> None:
+    """Load `weights` into `net`, which must find parameters for every layer that has some."""
+    try:
+        copied = net.copy_from(weights)
+    except WeightsError as exc:
+        exc.hint = "the weights were trained for another net"
+        raise exc.located() from None
+    missing = [name for name in net.params if name not in copied]
+    if missing:
+        raise WeightsError(f"no parameters for layer{'s' * (len(missing) > 1)} {', '.join(missing[:5])}"
+                           f"{' ...' if len(missing) > 5 else ''} of the net", file=str(weights),
+                           hint="the weights were trained for another net (layers are matched by name)")
+
+
 
 
 def top_k(probabilities: np.ndarray, k: int, labels: list[str] | None) -> Iterator[list[dict]]:

@@ -25,8 +25,16 @@ from .io import atomic_write, fsync_dir, open_regular, write_error
 PREFIX = "zoo:"
 
 
+SHIPPED = Path(__file__).resolve().parent / "models"  # entries that come with the package
+
+
 def zoo_dir() -> Path:
     return Path(os.environ.get("PROTONET_ZOO", "zoo"))
+
+
+def roots() -> tuple[Path, Path]:
+    """Where entries are looked up, first match wins: the user's zoo, then the package's own models."""
+    return zoo_dir(), SHIPPED
 
 
 def sha256_of(path: str | Path) -> str:
@@ -38,15 +46,14 @@ def sha256_of(path: str | Path) -> str:
 
 
 def entry(name: str) -> tuple[Path, dict]:
-    """The folder and metadata of zoo model `name`."""
-    folder = zoo_dir() / name
-    meta_file = folder / "model.yaml"
-    if not meta_file.exists():
-        known = [p.name for p in zoo_dir().glob("*") if (p / "model.yaml").exists()]
-        raise ConfigError(f"no model '{name}' in the zoo at {zoo_dir()}",
-                          hint=did_you_mean(name, known) or "create one with 'protonet deploy'")
-    meta = yaml.safe_load(meta_file.read_text()) or {}
-    return folder, meta
+    """The folder and metadata of zoo model `name`: the user's entry, else the package's own of that name."""
+    for root in roots():
+        meta_file = root / name / "model.yaml"
+        if NAME_PATTERN.fullmatch(name) and meta_file.is_file():
+            return root / name, yaml.safe_load(meta_file.read_text()) or {}
+    known = [p.name for root in roots() for p in root.glob("*") if (p / "model.yaml").is_file()]
+    raise ConfigError(f"no model '{name}' in the zoo at {zoo_dir()}",
+                      hint=did_you_mean(name, known) or "create one with 'protonet deploy' or 'protonet zoo pull'")
 
 
 def resolve_model(spec: str) -> str:
@@ -70,7 +77,11 @@ def resolve_weights(spec: str) -> str:
     """`zoo:NAME` -> the model's weights file after its sha256 is verified; a path as is."""
     if not spec.startswith(PREFIX):
         return spec
-    folder, meta = entry(spec[len(PREFIX):])
+    return entry_weights(*entry(spec[len(PREFIX):]))
+
+
+def entry_weights(folder: Path, meta: dict) -> str:
+    """The weights file of the entry in `folder`, once its sha256 matches the metadata's."""
     path = folder / meta["weights"]["file"]
     expected = meta["weights"].get("sha256")
     if expected and sha256_of(path) != expected:
@@ -87,36 +98,39 @@ FILE_FIELDS = ("deploy", "train_val", "solver", "labels")
 Log = Callable[[str], None]
 
 
-def entries() -> list[tuple[str, dict | None, str | None]]:
-    """(name, metadata, problem) of every zoo entry, sorted; metadata None when model.yaml is unreadable."""
-    found = []
-    root = zoo_dir()
-    for folder in sorted(root.iterdir()) if root.is_dir() else []:
-        if folder.name.startswith(".") or not (folder / "model.yaml").is_file():
-            continue  # hidden: an install in progress
-        try:
-            found.append((folder.name, read_meta(folder), None))
-        except ProtonetError as exc:
-            found.append((folder.name, None, exc.message))
-    return found
+def entries() -> list[tuple[Path, dict | None, str | None]]:
+    """(folder, metadata, problem) of every entry, the user's and the package's not shadowed by one of
+    the user's, sorted by name; metadata None when model.yaml is unreadable."""
+    found: dict[str, tuple[Path, dict | None, str | None]] = {}
+    for root in roots():
+        for folder in sorted(root.iterdir()) if root.is_dir() else []:
+            if folder.name.startswith(".") or not (folder / "model.yaml").is_file() or folder.name in found:
+                continue  # hidden: an install in progress
+            try:
+                found[folder.name] = (folder, read_meta(folder), None)
+            except ProtonetError as exc:
+                found[folder.name] = (folder, None, exc.message)
+    return [found[name] for name in sorted(found)]
 
 
-def entry_row(name: str, meta: dict | None, problem: str | None) -> tuple[str, str, str, str, str]:
-    """What `protonet zoo list` shows of an entry: name, task, dataset, main metric, weights size.
+def entry_row(folder: Path, meta: dict | None, problem: str | None) -> tuple[str, str, str, str, str]:
+    """What `protonet zoo list` shows of an entry: name, task, dataset, main metric, weights size
+    (a name the package ships is marked with '*').
 
     The main metric is `main_metric` when the metadata names one, else accuracy, else the first metric.
     """
+    name = folder.name + ("*" if folder.parent == SHIPPED else "")
     if meta is None:
         return name, "(broken)", "-", (problem or "")[:22], "-"
     metrics = meta.get("metrics") if isinstance(meta.get("metrics"), dict) else {}
     key = meta.get("main_metric") or ("accuracy" if "accuracy" in metrics else next(iter(metrics), None))
     metric = f"{key}={metrics[key]}" if key in metrics else "-"
-    weights = zoo_dir() / name / meta["weights"]["file"]
-    size = _human_size(weights.stat().st_size) if weights.is_file() else "missing"
+    weights = folder / meta["weights"]["file"]
+    size = human_size(weights.stat().st_size) if weights.is_file() else "missing"
     return name, str(meta.get("task") or "-"), str(meta.get("dataset") or "-"), metric, size
 
 
-def _human_size(size: int) -> str:
+def human_size(size: int) -> str:
     for unit in ("B", "KiB", "MiB"):
         if size < 1024:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
@@ -157,7 +171,9 @@ def validate_entry(folder: Path) -> dict:
     must have the recorded sha256. Raises ConfigError or WeightsError otherwise.
     """
     meta = read_meta(folder)
-    named = [(key, meta.get(key)) for key in FILE_FIELDS] + [("weights.file", meta["weights"]["file"])]
+    transform = meta.get("transform") if isinstance(meta.get("transform"), dict) else {}
+    named = [(key, meta.get(key)) for key in FILE_FIELDS] + [("weights.file", meta["weights"]["file"]),
+                                                             ("transform.mean_file", transform.get("mean_file"))]
     for key, name in named:
         if name is None and key not in ("deploy", "weights.file"):
             continue
@@ -190,6 +206,9 @@ def verify(name: str) -> dict:
 def remove(name: str) -> Path:
     """Delete entry `name`: moved aside to a hidden name first (one rename), then removed."""
     folder, _ = entry(check_name(name))
+    if folder.parent == SHIPPED:
+        raise ConfigError(f"'{name}' ships with protonet and cannot be removed", file=str(folder),
+                          hint="an entry of yours of the same name, in the zoo, is used instead of it")
     aside = Path(tempfile.mkdtemp(prefix=f".removed-{name}-", dir=folder.parent)) / "entry"
     os.rename(folder, aside)
     shutil.rmtree(aside.parent, ignore_errors=True)
@@ -216,8 +235,9 @@ def pack(name: str, out: str | Path | None = None) -> tuple[Path, str]:
 
 
 def install(source: str, sha256: str, *, name: str | None = None, force: bool = False,
-            log: Log | None = None) -> Path:
-    """Install a packed entry from a local .tar.gz or an https URL; returns the entry folder.
+            log: Log | None = None, size: int | None = None) -> Path:
+    """Install a packed entry from a local .tar.gz or an https URL (at most `size` bytes when given);
+    returns the entry folder.
 
     The archive goes to a hidden temporary file in the zoo folder and its sha256 must equal `sha256`
     before it is opened; then it is extracted safely (protonet.archive) into a hidden temporary folder,
@@ -231,7 +251,7 @@ def install(source: str, sha256: str, *, name: str | None = None, force: bool = 
         raise ConfigError(f"--sha256 must be 64 hexadecimal digits, not '{sha256}'",
                           hint="take it from whoever published the archive ('protonet zoo pack' prints it)")
     if name is not None:
-        _check_free(check_name(name), force)
+        check_free(check_name(name), force)
     root = zoo_dir()
     created = not root.exists()
     archive = work = None
@@ -240,7 +260,7 @@ def install(source: str, sha256: str, *, name: str | None = None, force: bool = 
         fd, archive_name = tempfile.mkstemp(prefix=".install-", suffix=".tar.gz", dir=root)
         archive = Path(archive_name)
         with os.fdopen(fd, "wb") as handle:
-            actual = fetch(source, handle, log)
+            actual = fetch(source, handle, log, size=size)
         if actual != sha256.lower():
             raise DataError(f"sha256 mismatch: expected {sha256.lower()}, got {actual}", file=source,
                             hint="the archive is not the published one; nothing was installed")
@@ -248,9 +268,9 @@ def install(source: str, sha256: str, *, name: str | None = None, force: bool = 
         top = safe_extract(archive, work, shown_as=source)
         name = name or check_name(top)
         meta = validate_entry(work / top)
-        _check_free(name, force)
+        check_free(name, force)
         target = root / name
-        _move_into_place(work / top, target)
+        move_into_place(work / top, target)
         log(f"installed {name} ({meta.get('task') or 'model'}) to {target}")
         return target
     except OSError as exc:
@@ -266,13 +286,13 @@ def install(source: str, sha256: str, *, name: str | None = None, force: bool = 
                 root.rmdir()  # only when still empty: the install failed
 
 
-def _check_free(name: str, force: bool) -> None:
+def check_free(name: str, force: bool) -> None:
     if not force and (zoo_dir() / name).exists():
         raise ConfigError(f"zoo entry '{name}' exists already", file=str(zoo_dir() / name),
                           hint="give --force to replace it, or --name to install under another name")
 
 
-def _move_into_place(new: Path, target: Path) -> None:
+def move_into_place(new: Path, target: Path) -> None:
     """Rename `new` to `target`; an existing `target` is moved aside first and removed after."""
     old = None
     if target.exists() or target.is_symlink():

@@ -145,7 +145,9 @@ def time(model: str, iterations: int, phase: str) -> None:
 @click.option("--description", default="", help="One line saying what the model is.")
 @click.option("--evaluate/--no-evaluate", default=True, show_default=True,
               help="Score the model on its test source and record the metrics.")
-def deploy(model: str, weights: str, name: str, description: str, evaluate: bool) -> None:
+@click.option("--optimize", is_flag=True,
+              help="Fold BatchNorm and Scale into the layers before them, drop Dropout and Split layers.")
+def deploy(model: str, weights: str, name: str, description: str, evaluate: bool, optimize: bool) -> None:
     """Turn a trained run into a zoo entry (deploy net, weights, metadata with sha256)."""
     from ..deploy import deploy as make_entry
     from ..evaluate import evaluate as score
@@ -155,5 +157,5 @@ def deploy(model: str, weights: str, name: str, description: str, evaluate: bool
     if evaluate:
         net = Net(model, weights=weights, phase="TEST")
         metrics = {k: round(v, 6) for k, v in score(net, progress=sys.stderr.isatty()).items()}
-    folder = make_entry(model, weights, name, description=description, metrics=metrics)
+    folder = make_entry(model, weights, name, description=description, metrics=metrics, optimize=optimize)
     click.echo(f"deployed {name} to {folder}" + "".join(f"\n  {k} = {v}" for k, v in metrics.items()))
