@@ -197,7 +197,8 @@ class YamlFiller:
         text = node.value
         if field.type == FD.TYPE_MESSAGE:
             raise self.error(f"field '{field.name}' expects a mapping, found '{text}'", node, layer)
-        if text == "" or (node.tag.endswith(":null") and node.style is None and text in ("~", "null")):
+        plain = not node.style  # None from PyYAML's parser, "" from libyaml's; quoted '' is a value
+        if plain and (text == "" or (node.tag.endswith(":null") and text in ("~", "null"))):
             raise self.error(f"field '{field.name}' has no value", node, layer)
         try:
             return convert_scalar(field, text)

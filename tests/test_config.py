@@ -60,6 +60,18 @@ def test_round_trip_prototxt_yaml_prototxt(tmp_path):
     assert "std: 0.01" in (tmp_path / "n.yaml").read_text()
 
 
+def test_an_empty_string_set_explicitly_survives_the_yaml_round_trip(tmp_path):
+    net = config.parse(NET_TEXT, pb.NetParameter())
+    net.name = ""  # set, so saved as name: ''
+    config.save(net, tmp_path / "n.yaml")
+    assert "name: ''" in (tmp_path / "n.yaml").read_text()
+    again = config.load_message(tmp_path / "n.yaml", pb.NetParameter())
+    assert again == net and again.HasField("name")
+    for unset in ("name:\n", "name: ~\n", "name: null\n"):  # unquoted: nothing given
+        with pytest.raises(ConfigError, match="field 'name' has no value"):
+            config.parse(unset, pb.NetParameter(), syntax="yaml")
+
+
 def test_yaml_accepts_scientific_notation_and_scalars_for_lists():
     solver = config.parse("base_lr: 1e-3\ntest_iter: 100\nstepvalue: [10, 20]", pb.SolverParameter(),
                           syntax="yaml")
