@@ -19,12 +19,10 @@ import tarfile
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from http.client import HTTPException
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
-from urllib.parse import urlsplit
-from urllib.request import HTTPRedirectHandler, build_opener
 
+from .download import TransferError, download
 from .errors import DataError
 from .io import write_error
 
@@ -33,7 +31,6 @@ MAX_TOTAL_BYTES = 4 << 30  # the largest Caffe models (VGG) are about 0.55 GiB
 HEADER_ALLOWANCE = 64 << 10  # decompressed bytes allowed per member beyond its contents (headers, padding)
 MAX_ARCHIVE_BYTES = MAX_TOTAL_BYTES + (64 << 20)  # compressed, as downloaded
 SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+):")  # two letters at least: 'C:' is a drive, not a scheme
-LOOPBACK = ("127.0.0.1", "localhost")  # hosts plain http may reach: this machine (tests serve archives there)
 HINT = "nothing was extracted; install only archives made by 'protonet zoo pack'"
 
 Plan = list[tuple[str, tuple[str, ...]]]
@@ -191,71 +188,33 @@ def fetch(source: str, handle: BinaryIO, log: Log, *, size: int | None = None) -
     """Copy `source` (a local path or an https URL) into `handle`, at most `size` bytes when given (an
     index's size of the file), else MAX_ARCHIVE_BYTES; returns its sha256.
 
-    Anything that starts like a URL scheme ('x:' with two letters or more) is a URL, and only https is
-    accepted, also as the target of a redirect (plain http only from this machine, 127.0.0.1 or
-    localhost, as tests serve it); a local path with a colon can be given as ./NAME.
+    Anything that starts like a URL scheme ('x:' with two letters or more) is a URL, downloaded as
+    protonet.download allows (https only, also after a redirect); a local path with a colon can be
+    given as ./NAME.
     """
+    limit = MAX_ARCHIVE_BYTES if size is None else size
     if SCHEME.match(source):
-        check_https(source)
         log(f"downloading {source}")
         try:
-            with open_url(source, timeout=60) as response:
-                check_https(response.geturl())
-                digest, total = _copy(response, handle, source, size)
-                declared = getattr(response, "headers", {}).get("Content-Length")
-                if declared is not None and declared.isdigit() and total != int(declared):
-                    raise DataError(f"download failed: the transfer broke off after {total} of {declared} bytes",
-                                    file=source, hint="try again; nothing was installed")
-                return digest
-        except (HTTPException, OSError) as exc:  # urllib's URLError and HTTPError are OSErrors
-            raise DataError(f"download failed: {getattr(exc, 'reason', None) or exc}", file=source,
-                            hint="check the URL and the network; nothing was installed") from None
+            return download(source, handle, max_bytes=limit)
+        except TransferError as exc:
+            raise DataError(str(exc), hint="check the URL and the network; try again: nothing was installed") from None
     try:
         with open(source, "rb") as src:
-            return _copy(src, handle, source)[0]
+            return _copy(src, handle, source, limit)
     except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         raise DataError(f"cannot read the archive: {exc.strerror}", file=source,
                         hint="give a .tar.gz made by 'protonet zoo pack', or an https URL") from None
 
 
-def _copy(src: BinaryIO, handle: BinaryIO, source: str, size: int | None = None) -> tuple[str, int]:
-    """Copy `src` into `handle`, refusing more than `size` (or MAX_ARCHIVE_BYTES) bytes: (sha256, bytes)."""
+def _copy(src: BinaryIO, handle: BinaryIO, source: str, limit: int) -> str:
+    """Copy a local archive into `handle`, refusing more than `limit` bytes; its sha256."""
     digest, total = hashlib.sha256(), 0
     for chunk in iter(lambda: src.read(1 << 20), b""):
         total += len(chunk)
-        if size is not None and total > size:
-            raise DataError(f"the download is larger than the {size} bytes the index gives", file=source,
-                            hint="it is not the published file; nothing was installed")
-        if total > MAX_ARCHIVE_BYTES:
-            raise DataError(f"the archive is over {MAX_ARCHIVE_BYTES >> 20} MiB", file=source,
+        if total > limit:
+            raise DataError(f"the archive is over {limit:,} bytes", file=source,
                             hint="not a zoo entry; nothing was installed")
         digest.update(chunk)
         handle.write(chunk)
-    return digest.hexdigest(), total
-
-
-def check_https(url: str) -> None:
-    if not (url.lower().startswith("https://") or _is_loopback_http(url)):
-        raise DataError(f"refusing '{url}': only https URLs (or local .tar.gz files) can be installed",
-                        hint="http, file:, ftp: and other schemes are not accepted")
-
-
-def _is_loopback_http(url: str) -> bool:
-    try:
-        parts = urlsplit(url)
-        return parts.scheme.lower() == "http" and parts.hostname in LOOPBACK
-    except ValueError:  # a malformed port or host
-        return False
-
-
-class HttpsOnlyRedirects(HTTPRedirectHandler):
-    """Follows a redirect only to another https URL, refusing before any request is made to it."""
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # urllib's signature
-        check_https(newurl)
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-
-def open_url(url: str, timeout: float) -> BinaryIO:
-    """Open an https URL, following redirects to https only (tests replace this function)."""
-    return build_opener(HttpsOnlyRedirects()).open(url, timeout=timeout)
+    return digest.hexdigest()

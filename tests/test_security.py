@@ -216,27 +216,28 @@ def test_a_python_layer_is_refused_and_its_module_never_imported(tmp_path: Path,
 
 def test_downloads_use_https_only(monkeypatch):
     datasets = pytest.importorskip("protonet.data.datasets")
+    download = pytest.importorskip("protonet.download")
     assert all(url.startswith("https://") for info in datasets.DATASETS.values() for url in info.mirrors)
     opened = []
-    monkeypatch.setattr(datasets, "urlopen", lambda url, timeout: opened.append(url))
+    monkeypatch.setattr(download, "open_url", lambda url, timeout: opened.append(url))
     for url in ("http://example.com/x.gz", "ftp://example.com/x.gz", "file:///etc/passwd", "//example.com/x",
                 "http://localhost/x.gz", "http://127.0.0.1.example.com/x.gz"):  # plain http to 127.0.0.1 only
         with pytest.raises(DataError, match="only https URLs"):
-            datasets._download(url, io.BytesIO())
+            download.download(url, io.BytesIO(), max_bytes=1 << 20)
     assert not opened
 
 
 def test_a_redirect_away_from_https_is_refused(monkeypatch):
-    datasets = pytest.importorskip("protonet.data.datasets")
+    download = pytest.importorskip("protonet.download")
 
     class Redirected(io.BytesIO):
         def geturl(self) -> str:
             return "http://mirror.example.com/x.gz"
 
-    monkeypatch.setattr(datasets, "urlopen", lambda url, timeout: Redirected(b"data"))
+    monkeypatch.setattr(download, "open_url", lambda url, timeout: Redirected(b"data"))
     written = io.BytesIO()
     with pytest.raises(DataError, match="only https URLs"):
-        datasets._download("https://example.com/x.gz", written)
+        download.download("https://example.com/x.gz", written, max_bytes=1 << 20)
     assert written.getvalue() == b""
 
 

@@ -2,7 +2,7 @@
 
 Every install test checks that a refused archive leaves nothing behind: no entry, no temporary file
 or folder in the zoo, nothing written outside it. No test reaches the network: downloads go through
-a replaced `protonet.archive.open_url`.
+a replaced `protonet.download.open_url`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from protonet import Net, archive
+from protonet import Net, archive, download
 from protonet.cli import cli
 from protonet.deploy import deploy
 from protonet.errors import ConfigError, DataError, ProtonetError, WeightsError
@@ -35,7 +35,7 @@ layer { name: "ip" type: "InnerProduct" bottom: "data" top: "ip"
 layer { name: "loss" type: "SoftmaxWithLoss" bottom: "ip" bottom: "label" top: "loss" }
 """
 X = np.array([[1.0, -2.0, 0.5]], np.float32)
-OPEN_URL = archive.open_url
+OPEN_URL = download.open_url
 
 
 @pytest.fixture
@@ -47,7 +47,7 @@ def zoo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     def no_network(url: str, timeout: float) -> None:
         raise AssertionError(f"the test tried to open {url}")
 
-    monkeypatch.setattr(archive, "open_url", no_network)
+    monkeypatch.setattr(download, "open_url", no_network)
     return tmp_path / "zoo"
 
 
@@ -149,9 +149,10 @@ def test_an_https_download_installs(tiny: Path, zoo: Path, tmp_path: Path, monke
         opened.append(url)
         response = io.BytesIO(out.read_bytes())
         response.geturl = lambda: url
+        response.headers = {"Content-Length": str(out.stat().st_size)}
         return response
 
-    monkeypatch.setattr(archive, "open_url", fake_open)
+    monkeypatch.setattr(download, "open_url", fake_open)
     install("https://models.example/tiny.tar.gz", digest, name="fetched")
     assert opened == ["https://models.example/tiny.tar.gz"]
     np.testing.assert_array_equal(probabilities("fetched"), probabilities("tiny"))
@@ -205,16 +206,17 @@ def test_a_redirect_to_plain_http_is_refused(tiny: Path, zoo: Path, tmp_path: Pa
     def redirected(url: str, timeout: float) -> io.BytesIO:
         response = io.BytesIO(out.read_bytes())
         response.geturl = lambda: "http://mirror.example/tiny.tar.gz"
+        response.headers = {}
         return response
 
-    monkeypatch.setattr(archive, "open_url", redirected)
+    monkeypatch.setattr(download, "open_url", redirected)
     with pytest.raises(DataError, match="refusing 'http://mirror.example"):
         install("https://models.example/tiny.tar.gz", digest, name="fetched")
     assert leftovers(zoo, "tiny") == []
 
 
 def test_the_redirect_handler_refuses_non_https_before_following():
-    handler = archive.HttpsOnlyRedirects()
+    handler = download.HttpsOnlyRedirects()
     request = urllib.request.Request("https://models.example/a.tar.gz")
     for target in ("http://mirror.example/a.tar.gz", "ftp://mirror.example/a.tar.gz", "file:///etc/passwd"):
         with pytest.raises(DataError, match="only https"):
@@ -252,8 +254,8 @@ def test_urllib_redirects_are_followed_to_https_only(tiny: Path, zoo: Path, tmp_
               "https://mirror.example/t.tar.gz": (200, out.read_bytes()),
               "https://models.example/bad.tar.gz": (301, hop)}
     transport = FakeHttps(routes)
-    monkeypatch.setattr(archive, "open_url", OPEN_URL)
-    monkeypatch.setattr(archive, "build_opener", lambda *ours: urllib.request.build_opener(*ours, transport))
+    monkeypatch.setattr(download, "open_url", OPEN_URL)
+    monkeypatch.setattr(download, "build_opener", lambda *ours: urllib.request.build_opener(*ours, transport))
 
     install("https://models.example/t.tar.gz", digest, name="fetched")
     assert transport.opened == ["https://models.example/t.tar.gz", "https://mirror.example/t.tar.gz"]

@@ -146,14 +146,14 @@ def test_a_wrong_checksum_leaves_the_zoo_as_it_was(server: Server, archive: byte
 
 def test_an_interrupted_transfer_leaves_nothing(server: Server, archive: bytes, zoo: Path, tmp_path: Path) -> None:
     server.broken.add("/tiny.tar.gz")
-    with pytest.raises(DataError, match=r"download failed: the transfer broke off after [0-9]+ of [0-9]+ bytes"):
+    with pytest.raises(DataError, match=r"could not download .*: the transfer broke off after [0-9,]+ of [0-9,]+"):
         pull("tiny", index=[index_file(tmp_path, model(server, archive))])
     assert leftovers(zoo) == []
 
 
 def test_a_download_larger_than_the_index_says_is_cut_off(server: Server, archive: bytes, zoo: Path,
                                                           tmp_path: Path) -> None:
-    with pytest.raises(DataError, match=f"larger than the {len(archive) - 10} bytes the index gives"):
+    with pytest.raises(DataError, match=f"is over {len(archive) - 10:,} bytes: not the published file"):
         pull("tiny", index=[index_file(tmp_path, model(server, archive, size=len(archive) - 10))])
     assert leftovers(zoo) == []
 
@@ -204,7 +204,7 @@ def test_a_bad_index_is_one_clear_error(zoo: Path, tmp_path: Path, text: str, me
 @pytest.mark.parametrize("url", ["http://127.0.0.1@evil.example/t.tar.gz", "http://localhost.evil.example/t.tar.gz",
                                  "http://127.0.0.2/t.tar.gz", "http://[::1]/t.tar.gz"])
 def test_plain_http_is_for_this_machine_only(zoo: Path, url: str) -> None:
-    from protonet.archive import check_https
+    from protonet.download import check_https
 
     with pytest.raises(DataError, match="only https"):
         check_https(url)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import ipaddress
 import os
 import re
 import shutil
@@ -29,8 +28,8 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import BinaryIO
-from urllib.parse import urlsplit
 
+from ..download import TransferError, download
 from ..errors import DataError, StorageError, did_you_mean
 from ..io import open_regular
 from . import cifar
@@ -232,19 +231,11 @@ def _make_from_archive(info: Dataset, dest: Path, log: Log, local: Path | None) 
 
 
 def _download_archive(info: Dataset, target: Path, log: Log) -> None:
-    archive, failures = info.archive, []
-    for base in info.mirrors:
-        url = base + archive.name
-        log(f"{target}: downloading {url}")
-        try:
-            _install(target, f"{archive.name} from {url}", partial(_download, url, max_bytes=archive.max_bytes),
-                     lambda path: file_md5(path) == archive.md5)
-            return
-        except Unreachable as exc:
-            failures.append(str(exc))
-    raise DataError(f"could not download {archive.name} ({'; '.join(failures)})",
-                    hint=f"check the network, or download {archive.name} elsewhere and give it with "
-                         f"`protonet data get {info.name} --from FILE`")
+    archive = info.archive
+    _from_mirrors(info, archive.name, target, log, lambda path: file_md5(path) == archive.md5,
+                  max_bytes=archive.max_bytes,
+                  hint=f"check the network, or download {archive.name} elsewhere and give it with "
+                       f"`protonet data get {info.name} --from FILE`")
 
 
 def file_md5(path: Path) -> str:
@@ -268,17 +259,23 @@ def _fetch(info: Dataset, file: DataFile, target: Path, log: Log) -> None:
             log(f"{target}: copying {local}")
             _install(target, f"{file.name} from {local}", partial(_copy_file, local), check)
             return
+    _from_mirrors(info, file.name, target, log, check, max_bytes=MAX_DOWNLOAD_BYTES,
+                  hint=f"check the network, or put the files of '{info.name}' into {target.parent} by hand")
+
+
+def _from_mirrors(info: Dataset, name: str, target: Path, log: Log, check: Callable[[Path], bool], *,
+                  max_bytes: int, hint: str) -> None:
+    """Download `name` from the first of the dataset's mirrors that serves it whole into `target`."""
     failures = []
     for base in info.mirrors:
-        url = base + file.name
+        url = base + name
         log(f"{target}: downloading {url}")
         try:
-            _install(target, f"{file.name} from {url}", partial(_download, url), check)
+            _install(target, f"{name} from {url}", partial(download, url, max_bytes=max_bytes), check)
             return
-        except Unreachable as exc:
+        except TransferError as exc:
             failures.append(str(exc))
-    raise DataError(f"could not download {file.name} ({'; '.join(failures)})",
-                    hint=f"check the network, or put the files of '{info.name}' into {target.parent} by hand")
+    raise DataError(f"could not download {name} ({'; '.join(failures)})", hint=hint)
 
 
 def _install(target: Path, origin: str, write: Callable[[BinaryIO], None], check: Callable[[Path], bool]) -> None:
@@ -305,49 +302,3 @@ def _copy_file(source: Path, handle: BinaryIO) -> None:
         shutil.copyfileobj(src, handle)
 
 
-def urlopen(url: str, timeout: float) -> BinaryIO:
-    """urllib's opener, imported on first use (tests replace this function)."""
-    from urllib.request import urlopen as open_url
-
-    return open_url(url, timeout=timeout)
-
-
-class Unreachable(Exception):
-    """A mirror that could not be reached or broke off; the next one is tried."""
-
-
-def _download(url: str, handle: BinaryIO, *, max_bytes: int = MAX_DOWNLOAD_BYTES) -> None:
-    """Stream `url` into `handle`: only https, also after redirects, at most `max_bytes`, and all of the
-    Content-Length the server announced (a transfer that broke off is an Unreachable mirror)."""
-    from http.client import HTTPException
-
-    check_https(url)
-    total = 0
-    try:
-        with urlopen(url, timeout=60) as response:
-            check_https(response.geturl())
-            for chunk in iter(lambda: response.read(1 << 20), b""):
-                total += len(chunk)
-                if total > max_bytes:
-                    raise DataError(f"{url} is over {max_bytes:,} bytes: not the published file")
-                handle.write(chunk)
-            announced = response.headers.get("Content-Length")
-    except (OSError, HTTPException) as exc:
-        raise Unreachable(f"{url}: {exc}") from None
-    if announced is not None and total != int(announced):
-        raise Unreachable(f"{url}: the transfer broke off after {total:,} of {int(announced):,} bytes")
-
-
-def check_https(url: str) -> None:
-    """Only https URLs are downloaded, and plain http from this machine's loopback address (tests serve there)."""
-    parts = urlsplit(url)
-    if parts.scheme.lower() == "https" or (parts.scheme.lower() == "http" and _is_loopback(parts.hostname)):
-        return
-    raise DataError(f"refusing to download from '{url}': only https URLs are used")
-
-
-def _is_loopback(host: str | None) -> bool:
-    try:
-        return host is not None and ipaddress.ip_address(host).is_loopback
-    except ValueError:  # a name, not an address: 'localhost' could resolve anywhere
-        return False
