@@ -109,6 +109,15 @@ def dataset_of(model: str | Path) -> Dataset | None:
 # ------------------------------------------------------------------ zoo entries
 
 
+def entry_solver(solver: str | Path, train_val: str | Path | None) -> pb.SolverParameter:
+    """The solver as a zoo entry keeps it: when it trained `train_val`, its net is the entry's own copy
+    (train_val.yaml, found beside it wherever the entry moves), not the path it was trained from."""
+    param = config.load_solver(solver)
+    if train_val is not None and param.HasField("net") and Path(param.net).resolve() == Path(train_val).resolve():
+        param.net = "train_val.yaml"
+    return param
+
+
 def deploy(model: str | Path, weights: str | Path, name: str, *, description: str = "",
            dataset: str = "", metrics: dict | None = None, labels: list[str] | None = None,
            solver: str | Path | None = None, transform: pb.TransformationParameter | None = None,
@@ -155,7 +164,7 @@ def deploy(model: str | Path, weights: str | Path, name: str, *, description: st
         if is_train_val:
             config.save(config.load_net(model), folder / "train_val.yaml")
         if solver:
-            config.save(config.load_solver(solver), folder / "solver.yaml")
+            config.save(entry_solver(solver, model if is_train_val else None), folder / "solver.yaml")
         if labels:
             (folder / "labels.txt").write_text("\n".join(labels) + "\n", encoding="utf-8")
             meta["labels"] = "labels.txt"

@@ -23,6 +23,7 @@ from click.testing import CliRunner
 
 from protonet import Net, archive, download
 from protonet.cli import cli
+from protonet.config import load_solver
 from protonet.deploy import deploy
 from protonet.errors import ConfigError, DataError, ProtonetError, WeightsError
 from protonet.zoo import install, pack, resolve_model, resolve_weights, zoo_dir
@@ -59,6 +60,20 @@ def tiny(zoo: Path, tmp_path: Path) -> Path:
     weights = tmp_path / "tiny.caffemodel"
     Net(str(model), phase="TRAIN", seed=3).save(weights)
     return deploy(model, weights, "tiny", dataset="toy", metrics={"accuracy": 0.75, "loss": 0.5})
+
+
+def test_an_entry_keeps_its_solver_pointing_at_its_own_train_val(zoo: Path, tmp_path: Path):
+    model = tmp_path / "train_val.prototxt"
+    model.write_text(TRAIN_VAL)
+    weights = tmp_path / "tiny.caffemodel"
+    Net(str(model), phase="TRAIN", seed=3).save(weights)
+    (tmp_path / "solver.prototxt").write_text('net: "train_val.prototxt"\nbase_lr: 0.1\nmax_iter: 2\n')
+    folder = deploy(model, weights, "tiny", solver=tmp_path / "solver.prototxt")
+    moved = tmp_path / "elsewhere"
+    folder.rename(moved)
+    model.unlink()  # the entry needs nothing from where it was trained
+    assert "net: train_val.yaml" in (moved / "solver.yaml").read_text()
+    assert load_solver(moved / "solver.yaml").net == str(moved / "train_val.yaml")
 
 
 def probabilities(name: str) -> np.ndarray:
