@@ -46,9 +46,12 @@ class Graph:
         self.prefix = ""  # the layer being converted, which temporary names start with
 
     def name(self, hint: str) -> str:
-        """A new name, `prefix/hint` (with a number added when that is taken)."""
-        base = f"{self.prefix}/{hint}" if self.prefix else hint
-        name, k = base, 1
+        """A new name for a temporary value, `prefix/hint` (made unique)."""
+        return self.unique(f"{self.prefix}/{hint}" if self.prefix else hint)
+
+    def unique(self, name: str) -> str:
+        """`name`, or `name_K` with the first K that makes it new."""
+        base, k = name, 1
         while name in self.taken:
             name, k = f"{base}_{k}", k + 1
         self.taken.add(name)

@@ -1,5 +1,7 @@
 """A net as an ONNX model: its Input blobs are the graph's inputs, its output blobs the graph's outputs, every
-value named after the Caffe blob it holds (an in-place layer's earlier versions: `blob@layer`)."""
+value named after the Caffe blob it holds. ONNX names each value once, so where in-place layers write a blob
+again, the versions before the last are named `blob@layer` (and so are all the versions of an input blob:
+its name is the input's)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .. import __version__
-from ..config import load_net
+from ..config import layer_line, load_net
 from ..errors import ConfigError, ProtonetError, WeightsError, did_you_mean
 from ..io import atomic_write
 from ..net import Net
@@ -35,7 +37,8 @@ def to_onnx(net: Net, *, opset: int = DEFAULT_OPSET, fixed_batch: Iterable[str] 
         if layer.type == "Input":
             continue
         g.prefix = layer.name
-        tops = [top if last_writer[top] == i else g.name(f"{top}@{layer.name}") for top in net.top_names[i]]
+        tops = [top if last_writer[top] == i and top not in net.inputs else g.unique(f"{top}@{layer.name}")
+                for top in net.top_names[i]]
         step = Step(layer, [values[b] for b in net.bottom_names[i]], tops,
                     [net.blobs[b].shape for b in net.bottom_names[i]], [net.blobs[t].shape for t in net.top_names[i]])
         converter(layer)(g, step)
@@ -134,6 +137,9 @@ def export(model: str | Path, out: str | Path, *, weights: str | Path | None = N
     net = reshaped_net(model, shapes) if shapes else Net(model, phase="TEST", channels_last=False)
     if weights:
         copy_weights(net, weights, shapes)
-    onnx_model = to_onnx(net, opset=opset, fixed_batch=shapes)
+    try:
+        onnx_model = to_onnx(net, opset=opset, fixed_batch=shapes)
+    except ProtonetError as exc:
+        raise exc.located(file=str(model), line=layer_line(model, exc.layer) if exc.layer else None) from None
     atomic_write(out, onnx_model.SerializeToString())
     return onnx_model

@@ -32,6 +32,6 @@ def exportable_types() -> list[str]:
 def converter(layer: Layer) -> Converter:
     """The converter of the layer's type; a ConfigError naming the layer and its type when there is none."""
     if layer.type not in _CONVERTERS:
-        raise ConfigError(f"a {layer.type} layer cannot be exported to ONNX", layer=layer.name,
+        raise ConfigError(f"type {layer.type} cannot be exported to ONNX", layer=layer.name,
                           hint="the types that can: " + ", ".join(exportable_types()))
     return _CONVERTERS[layer.type]

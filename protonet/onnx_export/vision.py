@@ -49,16 +49,26 @@ def pooling(g: Graph, s: Step) -> None:
     if layer.kernel is None:
         g.op("GlobalMaxPool" if method == Method.MAX else "GlobalAveragePool", [x], y)
         return
-    sizes, outs, pads = s.bottom_shapes[0][2:], s.top_shapes[0][2:], layer.pad
+    pads = layer.pad
     window = {"kernel_shape": list(layer.kernel), "strides": list(layer.stride)}
     if method == Method.MAX:
-        ends = [end_pad(n + p, k, st, o) for n, p, k, st, o in zip(sizes, pads, layer.kernel, layer.stride, outs)]
-        g.op("MaxPool", [x], y, pads=[*pads, *ends], **window)
+        g.op("MaxPool", [x], y, pads=[*pads, *end_pads(s, 1)], **window)
         return
     if any(pads):
         x = g.op("Pad", [x, g.ints([0, 0, *pads, 0, 0, *pads], "pads")])
-    ends = [end_pad(n + 2 * p, k, st, o) for n, p, k, st, o in zip(sizes, pads, layer.kernel, layer.stride, outs)]
-    g.op("AveragePool", [x], y, pads=[0, 0, *ends], count_include_pad=0, **window)
+    g.op("AveragePool", [x], y, pads=[0, 0, *end_pads(s, 2)], count_include_pad=0, **window)
+
+
+def end_pads(s: Step, sides: int) -> list[int]:
+    """end_pad of both axes for an input padded on `sides` sides by Caffe's pad. A window wholly beyond the
+    input (rounding up with a kernel smaller than the stride, unpadded) is an error: ONNX needs pads < kernel."""
+    layer = s.layer
+    ends = [end_pad(n + sides * p, k, st, o) for n, p, k, st, o in
+            zip(s.bottom_shapes[0][2:], layer.pad, layer.kernel, layer.stride, s.top_shapes[0][2:])]
+    if any(end >= k for end, k in zip(ends, layer.kernel)):
+        raise layer.error(f"the last pooling window (kernel {layer.kernel}, stride {layer.stride}, rounded up) "
+                          "lies wholly beyond the input, which ONNX cannot express", hint="use round_mode: FLOOR")
+    return ends
 
 
 @converts("LRN")
