@@ -353,3 +353,9 @@ def test_export_replaces_an_existing_file_whole(tmp_path: Path, lenet_weights: P
     out.write_bytes(b"old model")
     model = export(LENET, out, weights=lenet_weights)
     assert out.read_bytes() == model.SerializeToString()
+
+
+def test_without_the_onnx_package_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    with pytest.raises(ConfigError, match=r"^ONNX export needs the onnx package; pip install protonet\[onnx\]$"):
+        to_onnx(build(layer("relu", "ReLU")))

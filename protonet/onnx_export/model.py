@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from .. import __version__
 from ..config import layer_line, load_net
@@ -18,12 +20,15 @@ from ..proto import pb
 from .graph import Graph, Step, onnx_module
 from .registry import converter
 
-MIN_OPSET = 13  # Softmax along one axis, and Split, Squeeze and Pad with their sizes as inputs
+if TYPE_CHECKING:
+    import onnx
+
+MIN_OPSET = 13  # Softmax along one axis; Split, Unsqueeze and Pad take their sizes as inputs
 DEFAULT_OPSET = 17
 BATCH = "batch"  # the symbolic batch size of the inputs
 
 
-def to_onnx(net: Net, *, opset: int = DEFAULT_OPSET, fixed_batch: Iterable[str] = ()):  # -> onnx.ModelProto
+def to_onnx(net: Net, *, opset: int = DEFAULT_OPSET, fixed_batch: Iterable[str] = ()) -> onnx.ModelProto:
     """The net's TEST-phase forward as an ONNX model, checked by onnx.checker. The inputs' batch axes are
     symbolic (`batch`) but for the inputs in `fixed_batch`; all other axes have the net's sizes."""
     onnx = onnx_module()
@@ -31,18 +36,7 @@ def to_onnx(net: Net, *, opset: int = DEFAULT_OPSET, fixed_batch: Iterable[str] 
         raise ConfigError(f"opset {opset} is not supported",
                           hint=f"choose {MIN_OPSET} to {onnx.defs.onnx_opset_version()} (default {DEFAULT_OPSET})")
     g = Graph(reserved=net.blobs, outputs=net.outputs)
-    last_writer = {top: i for i, tops in enumerate(net.top_names) for top in tops}
-    values = {name: name for name in net.inputs}
-    for i, layer in enumerate(net.layers):
-        if layer.type == "Input":
-            continue
-        g.prefix = layer.name
-        tops = [top if last_writer[top] == i and top not in net.inputs else g.unique(f"{top}@{layer.name}")
-                for top in net.top_names[i]]
-        step = Step(layer, [values[b] for b in net.bottom_names[i]], tops,
-                    [net.blobs[b].shape for b in net.bottom_names[i]], [net.blobs[t].shape for t in net.top_names[i]])
-        converter(layer)(g, step)
-        values.update(zip(net.top_names[i], step.tops, strict=True))
+    values = convert_layers(g, net)
     fixed = set(fixed_batch)
     inputs = [onnx.helper.make_tensor_value_info(
         name, onnx.TensorProto.FLOAT, list(shape) if name in fixed or not shape else [BATCH, *shape[1:]])
@@ -55,13 +49,31 @@ def to_onnx(net: Net, *, opset: int = DEFAULT_OPSET, fixed_batch: Iterable[str] 
     return model
 
 
-def make_model(onnx, nodes: list, constants: list, name: str, inputs: list, outputs: list, version: list):
+def convert_layers(g: Graph, net: Net) -> dict[str, str]:
+    """Every layer but the Inputs written into `g`, in order; returns blob name -> its last ONNX value."""
+    last_writer = {top: i for i, tops in enumerate(net.top_names) for top in tops}
+    values = {name: name for name in net.inputs}
+    for i, layer in enumerate(net.layers):
+        if layer.type == "Input":
+            continue
+        g.prefix = layer.name
+        tops = [top if last_writer[top] == i and top not in net.inputs else g.unique(f"{top}@{layer.name}")
+                for top in net.top_names[i]]
+        step = Step(layer, [values[b] for b in net.bottom_names[i]], tops,
+                    [net.blobs[b].shape for b in net.bottom_names[i]], [net.blobs[t].shape for t in net.top_names[i]])
+        converter(layer)(g, step)
+        values.update(zip(net.top_names[i], step.tops, strict=True))
+    return values
+
+
+def make_model(onnx: ModuleType, nodes: list, constants: list, name: str, inputs: list, outputs: list,
+               version: list) -> onnx.ModelProto:
     graph = onnx.helper.make_graph(nodes, name or "net", inputs, outputs, constants)
     return onnx.helper.make_model(graph, opset_imports=version, producer_name="protonet", producer_version=__version__,
                                   ir_version=onnx.helper.find_min_ir_version_for(version))
 
 
-def outputs_with_shapes(onnx, g: Graph, inputs: list, outputs: list, version: list) -> list:
+def outputs_with_shapes(onnx: ModuleType, g: Graph, inputs: list, outputs: list, version: list) -> list:
     """The graph outputs with the shapes ONNX's strict shape inference gives them, inferred on a copy of the
     graph whose float constants are inputs of their shapes (the weights' data would only slow it down)."""
     floats = [c for c in g.initializers if c.data_type == onnx.TensorProto.FLOAT]
@@ -111,8 +123,7 @@ def reshaped_net(model: str | Path, shapes: dict[str, tuple[int, ...]]) -> Net:
     except ProtonetError as exc:
         where = f"layer '{exc.layer}': " if exc.layer else ""
         raise type(exc)(f"the net cannot take the input shape {shape_text(shapes)}: {where}{exc.message}",
-                        file=str(model),
-                        hint=exc.hint) from None
+                        file=str(model), hint=exc.hint) from None
 
 
 def copy_weights(net: Net, weights: str | Path, shapes: dict[str, tuple[int, ...]]) -> None:
@@ -130,7 +141,7 @@ def shape_text(shapes: dict[str, tuple[int, ...]]) -> str:
 
 
 def export(model: str | Path, out: str | Path, *, weights: str | Path | None = None,
-           input_shapes: dict[str, tuple[int, ...]] | None = None, opset: int = DEFAULT_OPSET):
+           input_shapes: dict[str, tuple[int, ...]] | None = None, opset: int = DEFAULT_OPSET) -> onnx.ModelProto:
     """Build the net of `model` (TEST phase) with `weights` and the given input shapes, and write it to `out`
     as ONNX, atomically (a temporary file, then a rename). Returns the onnx.ModelProto."""
     shapes = input_shapes or {}
