@@ -1,7 +1,8 @@
 """Real corpus nets exported to ONNX and run in onnxruntime give protonet's outputs: deploy nets with random
 weights (at batch 1, small inputs where the net allows), and every real caffemodel with its own net.
 
-`python -m tests.test_onnx_corpus` prints the largest relative difference of each (the README's table).
+`python -m tests.test_onnx_corpus [--all]` prints the largest relative difference of each (the README's table;
+`--all`: of every other deploy net protonet builds too).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from protonet.onnx_export import to_onnx
 from protonet.proto import pb
 
 from .onnx_check import compare, random_inputs, randomize
-from .test_corpus import CAFFEMODELS, CORPUS, needs_corpus, prepared_param
+from .test_corpus import CAFFEMODELS, CORPUS, EXPECTED_TO_BUILD, needs_corpus, prepared_param
 
 # Deploy nets (corpus paths) and the input size they are exported and run at (batch 1).
 DEPLOY_NETS = {
@@ -93,8 +94,25 @@ def test_real_caffemodel_runs_in_onnxruntime_as_in_protonet(model: str) -> None:
     assert caffemodel_difference(model) < 1e-4
 
 
+def other_deploy_nets() -> dict[str, tuple[int, ...]]:
+    """The corpus nets protonet builds whose TEST net needs no labels and that the tests above leave out, at their
+    own input size with batch 1 (FCN-8s at 64 x 64): `--all` adds them to the printout."""
+    nets = {}
+    for rel in EXPECTED_TO_BUILD:
+        param = prepared_param(rel)
+        labels = any(layer.type in LABEL_LAYERS or layer.type.endswith("Loss") for layer in param.layer)
+        if rel in DEPLOY_NETS or labels:
+            continue
+        shape = next(layer for layer in param.layer if layer.type == "Input").input_param.shape[0].dim
+        nets[rel] = (1, *shape[1:2], 64, 64) if "fcn" in rel else (1, *shape[1:])
+    return nets
+
+
 if __name__ == "__main__":
-    for rel in DEPLOY_NETS:
-        print(f"{deploy_difference(rel):.1e}  {rel} {DEPLOY_NETS[rel]}")
+    import sys
+
+    for rel, shape in {**DEPLOY_NETS, **(other_deploy_nets() if "--all" in sys.argv else {})}.items():
+        DEPLOY_NETS[rel] = shape
+        print(f"{deploy_difference(rel):.1e}  {rel} {shape}", flush=True)
     for model in CAFFEMODELS:
-        print(f"{caffemodel_difference(model):.1e}  {model}")
+        print(f"{caffemodel_difference(model):.1e}  {model}", flush=True)
