@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "protonet"
 BELOW_NET = ("protonet.layers", "protonet.ops", "protonet.data", "protonet.blob", "protonet.weights",
              "protonet.io", "protonet.errors", "protonet.proto")
 ABOVE_NET = ("protonet.net", "protonet.solvers", "protonet.cli", "protonet.zoo", "protonet.deploy",
-             "protonet.convert", "protonet.config", "protonet.bench")
+             "protonet.convert", "protonet.config", "protonet.bench", "protonet.onnx_export")
 
 
 def module_name(path: Path) -> str:

@@ -8,7 +8,7 @@ import traceback
 import click
 
 from ..errors import ProtonetError
-from . import bench, course, data, nets, predict, run, zoo  # noqa: F401  (each adds its commands to the group)
+from . import bench, course, data, export, nets, predict, run, zoo  # noqa: F401  (each adds its commands to the group)
 from .group import USAGE_EXIT, cli
 
 
