@@ -43,6 +43,11 @@ def enabled() -> bool:
     return _state["enabled"] and kernels() is not None
 
 
+def version() -> str | None:
+    """numba's version when the compiled passes run, else None (for reports)."""
+    return optional("numba").__version__ if enabled() else None
+
+
 @cache
 def kernels() -> dict | None:
     """The compiled functions by name, or None without numba (compiled, or loaded from numba's cache,
