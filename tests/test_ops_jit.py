@@ -1,5 +1,4 @@
-"""The compiled passes (protonet.ops.jit, the `jit` extra) against the numpy passes they replace: pooling,
-and the convolution data gradient's col2im."""
+"""The compiled pooling passes (protonet.ops.jit, the `jit` extra) against the numpy passes they replace."""
 
 from __future__ import annotations
 
@@ -8,7 +7,6 @@ import pytest
 
 from protonet.blob import zeros
 from protonet.ops import jit
-from protonet.ops.conv import Conv2D, ConvGeometry
 from protonet.ops.pool import Pool2D, PoolGeometry
 
 pytest.importorskip("numba")
@@ -95,29 +93,3 @@ def test_the_numpy_passes_run_where_the_compiled_ones_do_not_win():
     assert not Pool2D(PoolGeometry((2, 2), (2, 2)))._compiled(x, y)  # non-overlapping
     assert not Pool2D(PoolGeometry((3, 3), (2, 2)))._compiled(np.ones((2, 3, 8, 8)), y)  # NCHW input
     assert not Pool2D(PoolGeometry((8, 8), (2, 2)))._compiled(x, y)  # global: one flat reduction
-
-
-# (input shape, output channels, geometry): padding, stride, dilation, groups, batch 1, non-square
-CONVOLUTIONS = [
-    ((2, 3, 9, 7), 4, ConvGeometry((5, 5))),  # LeNet's conv2, smaller
-    ((1, 4, 8, 7), 6, ConvGeometry((3, 2), stride=(2, 1), pad=(1, 2), group=2)),
-    ((2, 2, 9, 9), 3, ConvGeometry((3, 3), stride=(2, 3), pad=(2, 1), dilation=(2, 1))),
-    ((3, 6, 5, 6), 3, ConvGeometry((1, 1), group=3)),
-]
-
-
-@pytest.mark.parametrize("shape, outputs, geo", CONVOLUTIONS)
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_compiled_col2im_is_numpys_data_gradient(shape, outputs, geo, dtype, rng, monkeypatch):
-    monkeypatch.setattr(Conv2D, "_channels_last", lambda self, channels, out_width: True)
-    w = rng.standard_normal((outputs, shape[1] // geo.group, *geo.kernel)).astype(dtype)
-    dy = channels_last(rng.standard_normal((shape[0], outputs, *geo.output_size(*shape[2:]))).astype(dtype))
-    results = []
-    for compiled in (True, False):
-        jit.set_enabled(compiled)
-        op, dx = Conv2D(geo), channels_last(np.full(shape, 7, dtype))  # overwritten, not added to
-        op.data_grad(op.rows(dy), w, dx)
-        assert (("col_grad", shape[0]) in {key for key, _ in op.buffers._arrays}) == compiled
-        results.append(dx)
-    tolerance = 1e-5 if dtype == np.float32 else 1e-12  # the same sums, in another order
-    np.testing.assert_allclose(*results, rtol=tolerance, atol=tolerance)

@@ -32,8 +32,6 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..blob import check_shape, is_channels_last, zeros
-from . import jit
-from .jit import nhwc
 
 Pair = tuple[int, int]
 COL_BYTES = 4 << 20
@@ -179,17 +177,11 @@ class Conv2D:
     def data_grad(self, rows: np.ndarray, w: np.ndarray, dx: np.ndarray) -> None:
         """dx (N, C, H, W) = col2im(W^T @ rows): per kernel offset (i, j) one product
         d[g, (n, p, q), c] = sum_o rows[g, o, (n, p, q)] W[g*O/G + o, c, i, j], added to the window
-        dxpad[n, g*C/G + c, p*sh + i*dh, q*sw + j*dw] as one strided slice; or, for a channels-last dx
-        and col where ops.jit runs, one product rows^T @ W for all offsets and its compiled col2im."""
+        dxpad[n, g*C/G + c, p*sh + i*dh, q*sw + j*dw] as one strided slice."""
         (n, c, h, w_), g = dx.shape, self.geometry.group
         (kh, kw), (oh, ow) = self.geometry.kernel, self._output_size(h, w_)
         (sth, stw), (dh, dw) = self.geometry.stride, self.geometry.dilation
         channels_last = self._channels_last(c, ow)
-        if channels_last and is_channels_last(dx) and jit.enabled():  # one product, the compiled col2im
-            dcol = self.buffers.get(("col_grad", n), (g, n * oh * ow, kh * kw * (c // g)), dx.dtype)
-            np.matmul(rows.swapaxes(1, 2), self._weights(w)[..., :-1], out=dcol)
-            jit.kernels()["col2im"](dcol, nhwc(dx), oh, ow, kh, kw, sth, stw, *self.geometry.pad, dh, dw)
-            return
         image = self._padded("image_grad", dx, channels_last)
         if image is None:
             image = dx

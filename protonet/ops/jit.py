@@ -1,4 +1,4 @@
-"""Compiled passes (the optional `jit` extra: numba) for channels-last arrays: pooling, and col2im.
+"""Compiled pooling passes (the optional `jit` extra: numba), for channels-last arrays.
 
 Pooling in numpy is a few passes over memory per window offset; a compiled loop reads each input once
 and writes each output once, with the same results: the same window scan in the same row-major offset
@@ -12,12 +12,7 @@ Every array here is a 4-D view indexed (N, H, W, C) (`nhwc`), so that the innerm
 channels, contiguous in memory. Measured on CIFAR-10 quick's pool1 (MAX 3x3 stride 2, 100x32x32x32,
 one core, a busy machine, CPU time): forward with argmax 12.0 ms in numpy, 2.4 ms here; backward 4.9
 and 3.8 ms. The first call in a fresh environment compiles the kernels (about 1.8 s, once: numba caches
-them on disk; later processes load them in about 0.5 s, numba's import included).
-
-col2im: a convolution's data gradient, where it is not the flipped-weights convolution (LeNet's conv2:
-no padding, a 12x12 input for an 8x8 output), as one product dcol = rows^T @ W and this scatter,
-instead of a product and a strided add per kernel offset (LeNet conv2 at batch 64, busy machine: 3.4
-against 4.5 ms).
+them on disk; later processes load them in about 0.1 s).
 """
 
 from __future__ import annotations
@@ -63,7 +58,7 @@ def kernels() -> dict | None:
     compiled = numba.njit(cache=True, nogil=True)
     return {name: compiled(function) for name, function in
             (("max_forward", _max_forward), ("max_backward", _max_backward),
-             ("ave_forward", _ave_forward), ("ave_backward", _ave_backward), ("col2im", _col2im))}
+             ("ave_forward", _ave_forward), ("ave_backward", _ave_backward))}
 
 
 def _max_forward(x, y, arg, kh, kw, sh, sw, ph, pw, fill):  # pragma: no cover (compiled)
@@ -143,26 +138,3 @@ def _ave_backward(dy, inverse_area, dx, kh, kw, sh, sw, ph, pw):  # pragma: no c
                         if 0 <= h < height and 0 <= w < width:
                             for c in range(channels):
                                 dx[b, h, w, c] += dy[b, p, q, c] * inverse_area[p, q]
-
-
-def _col2im(col, dx, out_h, out_w, kh, kw, sh, sw, ph, pw, dh, dw):  # pragma: no cover (compiled)
-    """dx = 0, then dx[n, p*sh - ph + i*dh, q*sw - pw + j*dw, g*C/G + c] += col[g, (n, p, q), (i, j, c)] for
-    every output position and kernel offset whose input position lies in dx (Caffe's col2im)."""
-    n, height, width, channels = dx.shape
-    groups = col.shape[0]
-    per_group = channels // groups
-    dx[...] = 0
-    for b in range(n):
-        for p in range(out_h):
-            for q in range(out_w):
-                row = (b * out_h + p) * out_w + q
-                for i in range(kh):
-                    h = p * sh - ph + i * dh
-                    if 0 <= h < height:
-                        for j in range(kw):
-                            w = q * sw - pw + j * dw
-                            if 0 <= w < width:
-                                first = (i * kw + j) * per_group
-                                for g in range(groups):
-                                    for c in range(per_group):
-                                        dx[b, h, w, g * per_group + c] += col[g, row, first + c]
