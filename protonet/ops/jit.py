@@ -12,7 +12,8 @@ Every array here is a 4-D view indexed (N, H, W, C) (`nhwc`), so that the innerm
 channels, contiguous in memory. Measured on CIFAR-10 quick's pool1 (MAX 3x3 stride 2, 100x32x32x32,
 one core, a busy machine, CPU time): forward with argmax 12.0 ms in numpy, 2.4 ms here; backward 4.9
 and 3.8 ms. The first call in a fresh environment compiles the kernels (about 1.8 s, once: numba caches
-them on disk; later processes load them in about 0.1 s).
+them on disk; later processes load them in about 0.5 s, numba's import included). Importing numba
+(and LLVM) adds about 125 MB of peak RSS: ops.pool imports it only when a call can use these passes.
 """
 
 from __future__ import annotations
