@@ -4,16 +4,17 @@ Pooling in numpy is a few passes over memory per window offset; a compiled loop 
 and writes each output once, with the same results: the same window scan in the same row-major offset
 order, elements beyond the input read as `fill` (MAX) or zero (AVE), the first maximum by a strict `>`
 (Caffe's rule), the same argmax offsets i*kw + j, sums in the same order. protonet.ops.pool runs these
-when numba is installed and both arrays are channels-last (the layout the Net gives the activations of
-convolution, pooling and ReLU layers), else its numpy passes, the reference the tests compare these
-with. PROTONET_JIT=0 turns them off.
+for overlapping windows when numba is installed and both arrays are channels-last (the layout the Net
+gives the activations of convolution, pooling and ReLU layers), else its numpy passes, the reference
+the tests compare these with. PROTONET_JIT=0 turns them off.
 
 Every array here is a 4-D view indexed (N, H, W, C) (`nhwc`), so that the innermost loop runs over the
 channels, contiguous in memory. Measured on CIFAR-10 quick's pool1 (MAX 3x3 stride 2, 100x32x32x32,
 one core, a busy machine, CPU time): forward with argmax 12.0 ms in numpy, 2.4 ms here; backward 4.9
-and 3.8 ms. The first call in a fresh environment compiles the kernels (about 1.8 s, once: numba caches
-them on disk; later processes load them in about 0.5 s, numba's import included). Importing numba
-(and LLVM) adds about 125 MB of peak RSS: ops.pool imports it only when a call can use these passes.
+and 3.8 ms. The first call in a fresh environment compiles the kernels, once: numba caches them on
+disk (CIFAR-10 quick's first step: 5.2 s, then 0.57 s in later processes, 0.23 s without numba).
+Importing numba (and LLVM) adds about 125 MB of peak RSS: ops.pool imports it only when a call can use
+these passes.
 """
 
 from __future__ import annotations
