@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .errors import ConfigError, ProtonetError, did_you_mean
-from .ops import parallel
+from .ops import jit, parallel
 from .ops.blas import blas_core
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -189,7 +189,8 @@ def machine() -> dict:
     import numpy
 
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "numpy": numpy.__version__, "blas_core": blas_core(), "torch": torch_version()}
+            "numpy": numpy.__version__, "blas_core": blas_core(), "torch": torch_version(),
+            "jit": jit.version()}
 
 
 def torch_available() -> bool:
@@ -217,7 +218,7 @@ def format_table(report: dict) -> str:
         rows.setdefault((r.workload, r.threads), {})[r.framework] = r
     m, load = report["machine"], report["load"]
     lines = [f"{m['cpu']}, {m['cores']} cores; numpy {m['numpy']} (OpenBLAS {m.get('blas_core') or '?'} kernels), "
-             f"torch {m['torch'] or '-'}; "
+             f"compiled passes {'numba ' + m['jit'] if m.get('jit') else 'off'}; torch {m['torch'] or '-'}; "
              f"load average {load['before'][0]:.2f} before, {load['after'][0]:.2f} after",
              f"{'workload':<40}{'thr':>4}{'BLAS':>5}{'protonet':>10}{'img/s':>8}{'RSS MB':>8}{'torch':>9}"
              f"{'torch CL':>9}{'RSS MB':>8}{'ratio':>7}{'/NCHW':>7}"]

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-source scripts/setup.sh
+EXTRAS=jit source scripts/setup.sh
 protonet=.venv/bin/protonet
 
 start=$(date +%s)

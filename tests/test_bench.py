@@ -44,6 +44,8 @@ def test_the_benchmark_runs_workers_and_prints_one_table(tmp_path):
     for r in report["results"]:
         assert r["threads"] == 1 and r["ms"] > 0 and r["peak_rss_mb"] > 10
         assert r["blas_threads"] in (1, None)  # OpenBLAS asked through ctypes where it can be
+    compiled = report["machine"]["jit"]  # numba's version where the compiled passes run
+    assert (f"compiled passes numba {compiled}" if compiled else "compiled passes off") in result.output
 
 
 def test_unknown_workloads_are_refused_with_a_suggestion():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from protonet.blob import zeros
 from protonet.ops.conv import Conv2D, ConvGeometry
 
 
@@ -72,7 +73,9 @@ def layout(request, monkeypatch):
 
 
 @pytest.mark.parametrize("n, c, h, w, o, geo", CASES)
-def test_forward_and_gradients_match_loops(n, c, h, w, o, geo, layout, rng):
+@pytest.mark.parametrize("dy_channels_last", [False, True])  # a channels-last dy: rows^T row-major, and
+# with a channels-first col, weight_grad's product [dW db]^T = col^T rows^T
+def test_forward_and_gradients_match_loops(n, c, h, w, o, geo, layout, dy_channels_last, rng):
     x = rng.standard_normal((n, c, h, w))
     weights = rng.standard_normal((o, c // geo.group, *geo.kernel))
     bias = rng.standard_normal(o)
@@ -83,7 +86,8 @@ def test_forward_and_gradients_match_loops(n, c, h, w, o, geo, layout, rng):
         col = op.im2col(x)
         op.forward(col, weights, bias, y)
         np.testing.assert_allclose(y, naive_conv(x, weights, bias, geo), atol=1e-12)
-    dy = rng.standard_normal(y.shape)
+    dy = zeros(y.shape, y.dtype, channels_last=dy_channels_last)
+    dy[...] = rng.standard_normal(y.shape)
     dw, db = np.ones_like(weights), np.full(o, 2.0)  # weight_grad accumulates
     dx = np.full_like(x, 7.0)  # data_grad overwrites
     rows = op.rows(dy)

@@ -160,8 +160,15 @@ class Conv2D:
         each row's sum, Caffe's bias gradient)."""
         g, (kh, kw) = self.geometry.group, self.geometry.kernel
         o, cg = dw.shape[:2]
-        grad = self.buffers.get("weight_grad", (g, o // g, col.shape[2]), dw.dtype)
-        np.matmul(rows, col, out=grad)
+        if col.strides[1] == col.itemsize and rows.strides[1] == rows.itemsize:  # col^T and rows^T row-major:
+            # their product [dW db]^T (K + 1, O/G) multiplies rows by rows (CIFAR-10 quick's conv1, channels-first
+            # col: 56 instead of 37 GFLOP/s for rows @ col, against 97 for a square product, busy machine)
+            grad_t = self.buffers.get("weight_grad_t", (g, col.shape[2], o // g), dw.dtype)
+            np.matmul(col.swapaxes(1, 2), rows.swapaxes(1, 2), out=grad_t)
+            grad = grad_t.swapaxes(1, 2)
+        else:
+            grad = self.buffers.get("weight_grad", (g, o // g, col.shape[2]), dw.dtype)
+            np.matmul(rows, col, out=grad)
         target = dw.reshape(g, o // g, cg, kh, kw)
         np.add(target, _view(grad[..., :-1], (g, o // g, kh, kw, cg)).transpose(0, 1, 4, 2, 3), out=target)
         if db is not None:

@@ -13,7 +13,9 @@ asks for one. MAX keeps, per output, the offset i*kw + j of the FIRST maximum in
 order (Caffe's strict `>` scan), and its backward sends the gradient there only. Overlapping MAX
 windows (3x3 stride 2) are scanned separably, rows then columns, and their backward is one np.add.at.
 Arrays may be laid out (N, C, H, W) or channels-last (see protonet.blob): the work arrays follow the
-input's layout, so every pass runs through memory in order.
+input's layout, so every pass runs through memory in order. Overlapping windows on channels-last arrays
+run as compiled loops instead where numba is installed (protonet.ops.jit; these passes are the reference
+its tests compare with).
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..blob import is_channels_last
+from . import jit
 from .conv import Buffers, Pair
+from .jit import nhwc
 
 FLT_MIN = float(np.finfo(np.float32).tiny)  # Caffe's guard in the stochastic test-time divisor
 
@@ -68,7 +72,11 @@ class Pool2D:
         """y = max over the window; argmax = the offset i*kw + j of its first maximum in row-major order,
         unless `with_argmax` is False (inference: no backward to feed; argmax is then None)."""
         out = self._output(x, y)
-        if with_argmax:
+        if self._compiled(x, out):
+            self.argmax = self._argmax_buffer(out.shape) if with_argmax else None
+            jit.kernels()["max_forward"](nhwc(x), nhwc(out), None if self.argmax is None else nhwc(self.argmax),
+                                         *self._loop_geometry(), x.dtype.type(self._max_fill(x.dtype)))
+        elif with_argmax:
             self._max_with_argmax(x, out)
         else:
             self.argmax = None
@@ -76,8 +84,11 @@ class Pool2D:
         if out is not y:
             np.copyto(y, out)
 
+    def _argmax_buffer(self, shape: tuple[int, ...]) -> np.ndarray:
+        return self._buffer("argmax", shape, np.min_scalar_type(self._kernel_count() - 1))
+
     def _max_with_argmax(self, x: np.ndarray, y: np.ndarray) -> None:
-        self.argmax = self._buffer("argmax", y.shape, np.min_scalar_type(self._kernel_count() - 1))
+        self.argmax = self._argmax_buffer(y.shape)
         if self._is_global(x):
             flat = x.reshape(*x.shape[:2], -1)
             first = flat.argmax(axis=-1)[..., None]
@@ -169,6 +180,9 @@ class Pool2D:
         instead of 9.2 for an add per kernel offset into strided windows). Otherwise each input element
         lies in one window at most: per offset, assign dy where it was chosen."""
         dy = self._gradient(dy, dx)
+        if self._compiled(dx, dy):
+            jit.kernels()["max_backward"](nhwc(dy), nhwc(self.argmax), nhwc(dx), *self._loop_geometry())
+            return
         if self._is_global(dx):
             dx.fill(0)
             flat = dx.reshape(*dx.shape[:2], -1)
@@ -240,6 +254,12 @@ class Pool2D:
             np.mean(x, axis=(2, 3), keepdims=True, out=y)
             return
         out = self._output(x, y)
+        if self._compiled(x, out):
+            jit.kernels()["ave_forward"](nhwc(x), nhwc(out), self._inverse_area(x.shape, x.dtype),
+                                         *self._loop_geometry())
+            if out is not y:
+                np.copyto(y, out)
+            return
         source = self._source(x, 0)
         for k, window in enumerate(self._windows(source, out.shape)):
             if k == 0:
@@ -256,6 +276,10 @@ class Pool2D:
             np.multiply(dy, 1.0 / (dx.shape[2] * dx.shape[3]), out=dx)
             return
         dy = self._gradient(dy, dx)
+        if self._compiled(dx, dy):
+            jit.kernels()["ave_backward"](nhwc(dy), self._inverse_area(dx.shape, dy.dtype), nhwc(dx),
+                                          *self._loop_geometry())
+            return
         scaled = self._buffer("scaled", dy.shape, dy.dtype)
         np.multiply(dy, self._inverse_area(dx.shape, dy.dtype), out=scaled)
         target = self._target(dx)
@@ -342,6 +366,19 @@ class Pool2D:
     def _buffer(self, name: object, shape: tuple[int, ...], dtype: np.dtype | type, fill: float = 0) -> np.ndarray:
         """A kept work array in the working layout."""
         return self.buffers.get(name, shape, dtype, fill, channels_last=self.channels_last)
+
+    # -- the compiled passes (protonet.ops.jit) ----------------------------------------------------
+
+    def _compiled(self, image: np.ndarray, window_side: np.ndarray) -> bool:
+        """Whether the compiled passes take this call: overlapping windows (where numpy's passes add up: a
+        non-overlapping 2x2 max is four strided passes, as fast as the compiled loop), both arrays
+        channels-last, numba there."""
+        return (self._overlapping() and is_channels_last(image) and is_channels_last(window_side)
+                and not self._is_global(image) and jit.enabled())
+
+    def _loop_geometry(self) -> tuple[int, ...]:
+        (kh, kw), (sh, sw), (ph, pw) = self.geometry.kernel, self.geometry.stride, self.geometry.pad
+        return kh, kw, sh, sw, ph, pw
 
     # -- geometry helpers --------------------------------------------------------------------------
 
