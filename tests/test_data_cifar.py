@@ -8,8 +8,6 @@ import dataclasses
 import hashlib
 import io
 import tarfile
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +25,7 @@ from protonet.data.transform import read_mean_file
 from protonet.errors import DataError
 from protonet.proto import pb
 
+from .local_http import LocalServer
 from .test_db_helpers import caffe_datum
 
 lmdb = pytest.importorskip("lmdb")
@@ -63,48 +62,14 @@ def published(tmp_path_factory) -> tuple[Path, dict[str, cifar.Split]]:
     return folder, splits
 
 
-class Server:
-    """A threaded http.server on 127.0.0.1 serving `files`; `truncate` cuts every body in half after
-    announcing its full length."""
-
-    def __init__(self, files: dict[str, bytes]) -> None:
-        self.files, self.truncate, self.requests = files, False, []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                server.requests.append(self.path)
-                body = server.files.get(self.path.rsplit("/", 1)[-1])
-                if body is None:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body[:len(body) // 2] if server.truncate else body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}/kriz/"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join()
-
-
 @pytest.fixture
 def server(published, tmp_path, monkeypatch):
     """CIFAR-10 registered with the small archive's md5 and mirrored on a local server; $PROTONET_DATA in tmp."""
     folder, _ = published
-    serving = Server({BINARY: (folder / BINARY).read_bytes()})
+    serving = LocalServer({f"/kriz/{BINARY}": (folder / BINARY).read_bytes()})
     info = datasets.DATASETS["cifar10"]
     monkeypatch.setitem(datasets.DATASETS, "cifar10", dataclasses.replace(
-        info, mirrors=(serving.url,), archive=Archive(BINARY, md5(folder / BINARY), 1 << 20)))
+        info, mirrors=(serving.url("/kriz/"),), archive=Archive(BINARY, md5(folder / BINARY), 1 << 20)))
     monkeypatch.setenv("PROTONET_DATA", str(tmp_path / "data"))
     yield serving
     serving.close()
@@ -153,8 +118,8 @@ def test_a_wrong_checksum_keeps_nothing(server, published, monkeypatch, tmp_path
 
 
 def test_a_truncated_transfer_leaves_nothing_partial(server, tmp_path):
-    server.truncate = True
-    size = len(server.files[BINARY])
+    server.broken.add(f"/kriz/{BINARY}")
+    size = len(server.files[f"/kriz/{BINARY}"])
     with pytest.raises(DataError, match=f"could not download {BINARY} .*: the transfer broke off after "
                                         f"{size // 2:,} of {size:,} bytes") as info:
         get_dataset("cifar10")

@@ -5,10 +5,8 @@ After every refused pull the zoo holds what it held before: no entry, no hidden 
 
 from __future__ import annotations
 
-import http.server
 import shutil
 import tarfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,49 +21,13 @@ from protonet.deploy import deploy
 from protonet.errors import ConfigError, DataError
 from protonet.zoo import entry, pack, remove
 from protonet.zoo_index import load_index, pull
+from tests.local_http import LocalServer
 from tests.test_zoo import TRAIN_VAL, entry_members, leftovers, member, probabilities, sha, tar_gz
 
 
-class Server:
-    """Files served from memory by a threaded http.server; a path in `broken` sends half its bytes
-    under a Content-Length for all of them, then closes the connection."""
-
-    def __init__(self) -> None:
-        self.files: dict[str, bytes] = {}
-        self.broken: set[str] = set()
-        files, broken = self.files, self.broken
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802  (http.server's name)
-                data = files.get(self.path)
-                if data is None:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data[:len(data) // 2] if self.path in broken else data)
-                self.close_connection = True
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join()
-
-
 @pytest.fixture
-def server() -> Iterator[Server]:
-    served = Server()
+def server() -> Iterator[LocalServer]:
+    served = LocalServer()
     yield served
     served.close()
 
@@ -98,13 +60,13 @@ def index_file(tmp_path: Path, *models: dict) -> str:
     return str(path)
 
 
-def model(server: Server, data: bytes, name: str = "tiny", path: str = "/tiny.tar.gz", **changes: object) -> dict:
+def model(server: LocalServer, data: bytes, name: str = "tiny", path: str = "/tiny.tar.gz", **changes: object) -> dict:
     server.files[path] = data
     return {"name": name, "url": server.url(path), "sha256": sha(data), "size": len(data),
             "metrics": {"accuracy": 0.75}, "license": "BSD-2-Clause", "description": "a tiny net", **changes}
 
 
-def test_a_good_model_is_pulled_verified_and_installed(server: Server, archive: bytes, zoo: Path,
+def test_a_good_model_is_pulled_verified_and_installed(server: LocalServer, archive: bytes, zoo: Path,
                                                        tmp_path: Path) -> None:
     index = index_file(tmp_path, model(server, archive))
     listed = CliRunner().invoke(cli, ["zoo", "list", "--available", "--index", index])
@@ -121,7 +83,7 @@ def test_a_good_model_is_pulled_verified_and_installed(server: Server, archive: 
     assert " yes " in next(line for line in listed.output.splitlines() if line.startswith("tiny "))
 
 
-def test_the_index_can_come_from_the_environment_and_from_a_url(server: Server, archive: bytes, zoo: Path,
+def test_the_index_can_come_from_the_environment_and_from_a_url(server: LocalServer, archive: bytes, zoo: Path,
                                                                 tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     wrong = model(server, archive, sha256="0" * 64)
     monkeypatch.setenv("PROTONET_ZOO_INDEX", index_file(tmp_path, wrong, model(server, archive, name="other")))
@@ -132,7 +94,7 @@ def test_the_index_can_come_from_the_environment_and_from_a_url(server: Server, 
     assert leftovers(zoo, "tiny") == []
 
 
-def test_a_wrong_checksum_leaves_the_zoo_as_it_was(server: Server, archive: bytes, zoo: Path,
+def test_a_wrong_checksum_leaves_the_zoo_as_it_was(server: LocalServer, archive: bytes, zoo: Path,
                                                    tmp_path: Path) -> None:
     pull("tiny", index=[index_file(tmp_path, model(server, archive))])
     before = sorted((p.name, p.read_bytes()) for p in (zoo / "tiny").iterdir())
@@ -144,14 +106,14 @@ def test_a_wrong_checksum_leaves_the_zoo_as_it_was(server: Server, archive: byte
     assert sorted((p.name, p.read_bytes()) for p in (zoo / "tiny").iterdir()) == before
 
 
-def test_an_interrupted_transfer_leaves_nothing(server: Server, archive: bytes, zoo: Path, tmp_path: Path) -> None:
+def test_an_interrupted_transfer_leaves_nothing(server: LocalServer, archive: bytes, zoo: Path, tmp_path: Path) -> None:
     server.broken.add("/tiny.tar.gz")
     with pytest.raises(DataError, match=r"could not download .*: the transfer broke off after [0-9,]+ of [0-9,]+"):
         pull("tiny", index=[index_file(tmp_path, model(server, archive))])
     assert leftovers(zoo) == []
 
 
-def test_a_download_larger_than_the_index_says_is_cut_off(server: Server, archive: bytes, zoo: Path,
+def test_a_download_larger_than_the_index_says_is_cut_off(server: LocalServer, archive: bytes, zoo: Path,
                                                           tmp_path: Path) -> None:
     with pytest.raises(DataError, match=f"is over {len(archive) - 10:,} bytes: not the published file"):
         pull("tiny", index=[index_file(tmp_path, model(server, archive, size=len(archive) - 10))])
@@ -164,7 +126,7 @@ def test_a_download_larger_than_the_index_says_is_cut_off(server: Server, archiv
     (member("tiny/link", tarfile.SYMTYPE, linkname="/etc/passwd"), "symbolic link"),
     (member("tiny/hard", tarfile.LNKTYPE, linkname="tiny/model.yaml"), "hard link"),
 ])
-def test_unsafe_archives_are_refused(server: Server, archive: bytes, zoo: Path, tmp_path: Path,
+def test_unsafe_archives_are_refused(server: LocalServer, archive: bytes, zoo: Path, tmp_path: Path,
                                      bad: tuple, message: str) -> None:
     data = tar_gz(entry_members(tmp_path / "published") + [bad])  # a whole entry, and one bad member
     with pytest.raises(DataError, match=f"unsafe archive: .*{message}"):
@@ -173,7 +135,7 @@ def test_unsafe_archives_are_refused(server: Server, archive: bytes, zoo: Path, 
     assert not (tmp_path / "evil").exists() and not Path("/tmp/evil-pull").exists()
 
 
-def test_unknown_names_and_plain_http_elsewhere_are_refused(server: Server, archive: bytes, zoo: Path,
+def test_unknown_names_and_plain_http_elsewhere_are_refused(server: LocalServer, archive: bytes, zoo: Path,
                                                             tmp_path: Path) -> None:
     index = index_file(tmp_path, model(server, archive), model(server, archive, name="lenet-mnist"),
                        model(server, archive, name="far", url="http://models.example/far.tar.gz"))
