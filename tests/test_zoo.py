@@ -467,7 +467,9 @@ def test_cli_list_survives_a_broken_entry(tiny: Path, zoo: Path):
 def test_cli_list_of_an_empty_zoo_shows_the_shipped_entries_only(zoo: Path):
     result = CliRunner().invoke(cli, ["zoo", "list"])
     assert result.exit_code == 0
-    assert [line.split()[0] for line in result.output.splitlines()[1:]] == ["lenet-fashion*"]
+    lines = result.output.splitlines()
+    assert [line.split()[0] for line in lines[1:-1]] == ["lenet-fashion*"]
+    assert lines[-1].startswith("* shipped with protonet")
 
 
 @pytest.mark.parametrize(("args", "kind", "message"), [

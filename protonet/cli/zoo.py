@@ -33,6 +33,8 @@ def zoo_list(available: bool, indexes: tuple[str, ...]) -> None:
         click.echo(f"{row[0]:<24} {row[1]:<16} {row[2]:<16} {row[3]:<22} {row[4]:>9}")
     if not rows:
         click.echo("(no entries; make one with 'protonet deploy' or 'protonet zoo install')")
+    elif any(row[0].endswith("*") for row in rows):
+        click.echo("* shipped with protonet (an entry of the same name in the zoo folder takes its place)")
 
 
 def list_index(indexes: tuple[str, ...]) -> None:
