@@ -11,7 +11,6 @@ read may not run ahead of what the headers accepted so far declare (gzip bombs, 
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import re
 import shutil
@@ -22,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from .download import TransferError, download
+from .download import TransferError, copy_capped, download
 from .errors import DataError
 from .io import write_error
 
@@ -201,20 +200,7 @@ def fetch(source: str, handle: BinaryIO, log: Log, *, size: int | None = None) -
             raise DataError(str(exc), hint="check the URL and the network; try again: nothing was installed") from None
     try:
         with open(source, "rb") as src:
-            return _copy(src, handle, source, limit)
+            return copy_capped(src, handle, max_bytes=limit, source=source)[0]
     except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         raise DataError(f"cannot read the archive: {exc.strerror}", file=source,
                         hint="give a .tar.gz made by 'protonet zoo pack', or an https URL") from None
-
-
-def _copy(src: BinaryIO, handle: BinaryIO, source: str, limit: int) -> str:
-    """Copy a local archive into `handle`, refusing more than `limit` bytes; its sha256."""
-    digest, total = hashlib.sha256(), 0
-    for chunk in iter(lambda: src.read(1 << 20), b""):
-        total += len(chunk)
-        if total > limit:
-            raise DataError(f"the archive is over {limit:,} bytes", file=source,
-                            hint="not a zoo entry; nothing was installed")
-        digest.update(chunk)
-        handle.write(chunk)
-    return digest.hexdigest()

@@ -50,21 +50,27 @@ def download(url: str, handle: BinaryIO, *, max_bytes: int) -> str:
     """Stream `url` into `handle` and return its sha256. A DataError when it is over `max_bytes` (not the
     published file), a TransferError when it cannot be reached or ends short of its Content-Length."""
     check_https(url)
-    digest, total = hashlib.sha256(), 0
     try:
         with open_url(url, timeout=60) as response:
             check_https(response.geturl())
-            for chunk in iter(lambda: response.read(CHUNK), b""):
-                total += len(chunk)
-                if total > max_bytes:
-                    raise DataError(f"{url} is over {max_bytes:,} bytes: not the published file",
-                                    hint="nothing was kept")
-                digest.update(chunk)
-                handle.write(chunk)
+            digest, total = copy_capped(response, handle, max_bytes=max_bytes, source=url)
             announced = response.headers.get("Content-Length")
     except (HTTPException, OSError) as exc:  # urllib's URLError and HTTPError are OSErrors
         raise TransferError(f"could not download {url}: {getattr(exc, 'reason', None) or exc}") from None
     if announced is not None and announced.isdigit() and total != int(announced):
         raise TransferError(f"could not download {url}: the transfer broke off after {total:,} of "
                             f"{int(announced):,} bytes")
-    return digest.hexdigest()
+    return digest
+
+
+def copy_capped(src: BinaryIO, handle: BinaryIO, *, max_bytes: int, source: str) -> tuple[str, int]:
+    """Copy `src` into `handle`, refusing more than `max_bytes` (a DataError: not the published file);
+    returns (sha256, bytes copied)."""
+    digest, total = hashlib.sha256(), 0
+    for chunk in iter(lambda: src.read(CHUNK), b""):
+        total += len(chunk)
+        if total > max_bytes:
+            raise DataError(f"{source} is over {max_bytes:,} bytes: not the published file", hint="nothing was kept")
+        digest.update(chunk)
+        handle.write(chunk)
+    return digest.hexdigest(), total

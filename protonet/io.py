@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import stat
 import tempfile
@@ -32,6 +33,14 @@ def read_regular(path: str | Path) -> bytes:
     """The bytes of a regular file (see open_regular)."""
     with open_regular(path) as handle:
         return handle.read()
+
+
+def hex_digest(stream: BinaryIO, algorithm: str = "sha256") -> str:
+    """The hexadecimal `algorithm` digest (a hashlib name) of what `stream` holds, read 1 MiB at a time."""
+    digest = hashlib.new(algorithm, usedforsecurity=False)  # a checksum of content, not a secret
+    for chunk in iter(lambda: stream.read(1 << 20), b""):
+        digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _file_kind(mode: int) -> str:

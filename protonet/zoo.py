@@ -20,7 +20,7 @@ import yaml
 
 from . import config
 from .errors import ConfigError, DataError, ProtonetError, WeightsError, did_you_mean
-from .io import atomic_write, fsync_dir, open_regular, write_error
+from .io import atomic_write, fsync_dir, hex_digest, open_regular, write_error
 
 PREFIX = "zoo:"
 
@@ -38,11 +38,8 @@ def roots() -> tuple[Path, Path]:
 
 
 def sha256_of(path: str | Path) -> str:
-    digest = hashlib.sha256()
     with open_regular(path) as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hex_digest(handle)
 
 
 def entry(name: str) -> tuple[Path, dict]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import protonet
 import protonet.caffe as caffe
 from protonet.caffe import io
+
+from .test_caffe_net import seeded_model
 
 DEPLOY = """
 name: "tiny"
@@ -20,11 +21,7 @@ layer { name: "prob" type: "Softmax" bottom: "ip" top: "prob" }
 
 @pytest.fixture
 def model(tmp_path):
-    proto = tmp_path / "deploy.prototxt"
-    proto.write_text(DEPLOY)
-    weights = tmp_path / "tiny.caffemodel"
-    protonet.Net(proto, seed=2).save(weights)
-    return str(proto), str(weights)
+    return tuple(str(path) for path in seeded_model(tmp_path, "deploy", DEPLOY, 2))
 
 
 def by_hand(model, crops, mean, swap):

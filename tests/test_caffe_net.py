@@ -33,14 +33,19 @@ layer { name: "ip" type: "InnerProduct" bottom: "data" top: "ip"
 """
 
 
+def seeded_model(folder, name: str, text: str, seed: int):
+    """`text` as folder/NAME.prototxt and a caffemodel of the net's weights drawn with `seed`."""
+    proto = folder / f"{name}.prototxt"
+    proto.write_text(text)
+    weights = folder / f"{name}.caffemodel"
+    protonet.Net(proto, seed=seed).save(weights)
+    return proto, weights
+
+
 @pytest.fixture
 def files(tmp_path):
     """The MLP's prototxt and a caffemodel of seeded weights for it."""
-    proto = tmp_path / "mlp.prototxt"
-    proto.write_text(MLP)
-    weights = tmp_path / "mlp.caffemodel"
-    protonet.Net(proto, seed=3).save(weights)
-    return proto, weights
+    return seeded_model(tmp_path, "mlp", MLP, 3)
 
 
 def inputs(rng):

@@ -26,7 +26,7 @@ from protonet.errors import DataError
 from protonet.proto import pb
 
 from .local_http import LocalServer
-from .test_db_helpers import caffe_datum
+from .test_db_helpers import caffe_datum, read_lmdb
 
 lmdb = pytest.importorskip("lmdb")
 
@@ -75,14 +75,6 @@ def server(published, tmp_path, monkeypatch):
     serving.close()
 
 
-def lmdb_records(folder: Path) -> list[tuple[bytes, bytes]]:
-    env = lmdb.open(str(folder), readonly=True)
-    with env.begin() as txn:
-        records = list(txn.cursor())
-    env.close()
-    return records
-
-
 def test_get_downloads_checks_and_writes_what_caffe_writes(server, published, tmp_path):
     _, splits = published
     log = []
@@ -93,7 +85,7 @@ def test_get_downloads_checks_and_writes_what_caffe_writes(server, published, tm
          "train-labels-idx1-ubyte", "test-images-idx4-ubyte", "test-labels-idx1-ubyte"])
     assert server.requests == [f"/kriz/{BINARY}"]
     for split, (images, labels) in splits.items():  # convert_cifar_data: keys %05d, raw 3x32x32 RGB Datums
-        assert lmdb_records(dest / f"cifar10_{split}_lmdb") == [
+        assert read_lmdb(dest / f"cifar10_{split}_lmdb") == [
             (b"%05d" % i, caffe_datum(image, int(label))) for i, (image, label) in enumerate(zip(images, labels))]
         for source in (f"cifar10:{split}", str(dest / f"{split}-images-idx4-ubyte")):  # labels found beside it
             records = open_source(source, base_dir=tmp_path)
@@ -144,7 +136,7 @@ def test_from_a_local_copy(server, published, tmp_path):
     assert f"{folder / BINARY}: md5 ok" in result.output and server.requests == []
     assert BINARY not in {p.name for p in (tmp_path / "here").iterdir()}  # read in place, not copied
     images, labels = splits["test"]
-    assert lmdb_records(tmp_path / "here" / "cifar10_test_lmdb")[-1] == (b"00029", caffe_datum(images[-1], labels[-1]))
+    assert read_lmdb(tmp_path / "here" / "cifar10_test_lmdb")[-1] == (b"00029", caffe_datum(images[-1], labels[-1]))
 
 
 def test_from_a_file_that_is_not_the_archive(server, tmp_path, monkeypatch):

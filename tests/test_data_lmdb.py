@@ -18,7 +18,7 @@ from protonet.errors import ConfigError, DataError
 from protonet.proto import pb
 
 from .layers.test_data import make, numbered_records, read_labels, windows, write_mean
-from .test_db_helpers import caffe_datum, field, numbered, png, write_lmdb
+from .test_db_helpers import caffe_datum, field, numbered, png, write_leveldb, write_lmdb
 
 pytest.importorskip("lmdb")
 
@@ -194,11 +194,7 @@ def test_the_prefetch_thread_ends_with_the_layer_and_after_an_error(tmp_path):
 
 
 def test_leveldb_through_plyvel(tmp_path):
-    plyvel = pytest.importorskip("plyvel")
-    db = plyvel.DB(str(tmp_path / "db"), create_if_missing=True)
-    for key, value in numbered(5):
-        db.put(key, value)
-    db.close()
+    write_leveldb(tmp_path / "db", numbered(5))
     layer, top = make(tmp_path, 'data_param { source: "db" backend: LEVELDB batch_size: 3 }')
     assert read_labels(layer, top, 2) == [[0, 1, 2], [3, 4, 0]]
 

@@ -18,21 +18,13 @@ from protonet.data.transform import read_mean_file
 from protonet.errors import DataError, StorageError
 from protonet.proto import pb
 
-from .test_db_helpers import caffe_datum, numbered, write_lmdb
+from .test_db_helpers import caffe_datum, numbered, read_lmdb, write_leveldb, write_lmdb
 
 lmdb = pytest.importorskip("lmdb")
 
 
 def protonet(*args: str | Path) -> Result:
     return CliRunner().invoke(cli, ["data", *map(str, args)])
-
-
-def records_of(folder: Path) -> list[tuple[bytes, bytes]]:
-    env = lmdb.open(str(folder), readonly=True)
-    with env.begin() as txn:
-        out = list(txn.cursor())
-    env.close()
-    return out
 
 
 def mnist_like(folder: Path, rng: np.random.Generator, count: int = 5) -> tuple[Path, np.ndarray, np.ndarray]:
@@ -48,7 +40,7 @@ def test_convert_idx_writes_what_convert_mnist_data_writes(tmp_path, rng):
     result = protonet("convert", source, tmp_path / "db")
     assert result.exit_code == 0, result.output
     assert f"{tmp_path / 'db'}: wrote 5 records of 1x3x4 uint8 from {source} (IDX)" in result.output
-    assert records_of(tmp_path / "db") == [(b"%08d" % i, caffe_datum(x[None], int(y)))
+    assert read_lmdb(tmp_path / "db") == [(b"%08d" % i, caffe_datum(x[None], int(y)))
                                            for i, (x, y) in enumerate(zip(images, labels))]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary folder left
 
@@ -57,7 +49,7 @@ def test_convert_npz_floats_to_float_data(tmp_path, rng):
     data = rng.normal(size=(3, 2, 2, 2)).astype(np.float32)
     np.savez(tmp_path / "d.npz", data=data, labels=np.array([0, 1, 2]))
     assert protonet("convert", tmp_path / "d.npz", tmp_path / "db").exit_code == 0
-    assert records_of(tmp_path / "db") == [(b"%08d" % i, caffe_datum(floats=x, label=i)) for i, x in enumerate(data)]
+    assert read_lmdb(tmp_path / "db") == [(b"%08d" % i, caffe_datum(floats=x, label=i)) for i, x in enumerate(data)]
     np.savez(tmp_path / "f.npz", data=data, labels=np.array([0, 1.5, 2]))
     assert "labels that are not integers" in str(protonet("convert", tmp_path / "f.npz", tmp_path / "f").exception)
 
@@ -81,7 +73,7 @@ def decoded(value: bytes) -> tuple[np.ndarray, pb.Datum]:
 def test_convert_an_image_list_as_convert_imageset(tmp_path, rng):
     listing, pixels = image_list(tmp_path, rng, sizes=((5, 4), (5, 4)))
     assert protonet("convert", listing, tmp_path / "db").exit_code == 0
-    records = records_of(tmp_path / "db")
+    records = read_lmdb(tmp_path / "db")
     assert [key for key, _ in records] == [b"00000000_im 0.png", b"00000001_im 1.png"]
     for (_, value), rgb, label in zip(records, pixels, (10, 11)):
         assert value == caffe_datum(rgb[..., ::-1].transpose(2, 0, 1), label)  # BGR, as OpenCV reads it
@@ -91,17 +83,17 @@ def test_resize_gray_shuffle_and_encoded(tmp_path, rng):
     listing, pixels = image_list(tmp_path, rng)
     result = protonet("convert", listing, tmp_path / "db", "--resize", 2, 3, "--gray", "--shuffle", "--seed", 3)
     assert result.exit_code == 0, result.output
-    records = records_of(tmp_path / "db")
+    records = read_lmdb(tmp_path / "db")
     order = [int(pb.Datum.FromString(v).label) - 10 for _, v in records]
     assert sorted(order) == [0, 1, 2] and order != [0, 1, 2]
     assert [k for k, _ in records] == [b"%08d_im %d.png" % (i, k) for i, k in enumerate(order)]
     assert all(decoded(v)[0].shape == (1, 2, 3) for _, v in records)
     assert protonet("convert", listing, tmp_path / "enc", "--encoded").exit_code == 0
-    for (_, value), k in zip(records_of(tmp_path / "enc"), range(3)):
+    for (_, value), k in zip(read_lmdb(tmp_path / "enc"), range(3)):
         datum = pb.Datum.FromString(value)
         assert datum.encoded and datum.data == (tmp_path / f"im {k}.png").read_bytes()  # the file itself
     assert protonet("convert", listing, tmp_path / "enc2", "--encoded", "--resize", 2, 2).exit_code == 0
-    with Image.open(io.BytesIO(pb.Datum.FromString(records_of(tmp_path / "enc2")[1][1]).data)) as im:
+    with Image.open(io.BytesIO(pb.Datum.FromString(read_lmdb(tmp_path / "enc2")[1][1]).data)) as im:
         assert im.format == "PNG" and im.size == (2, 2)
 
 
@@ -133,17 +125,13 @@ def test_convert_a_database_and_grow_the_map(tmp_path, monkeypatch):
     result = protonet("convert", tmp_path / "src", tmp_path / "db")
     assert result.exit_code == 0, result.output
     assert "wrote 3000 records of 1x10x10 uint8" in result.output and "(LMDB)" in result.output
-    assert records_of(tmp_path / "db") == records
+    assert read_lmdb(tmp_path / "db") == records
 
 
 def test_convert_a_leveldb(tmp_path):
-    plyvel = pytest.importorskip("plyvel")
-    db = plyvel.DB(str(tmp_path / "src"), create_if_missing=True)
-    for key, value in numbered(4):
-        db.put(key, value)
-    db.close()
+    write_leveldb(tmp_path / "src", numbered(4))
     assert protonet("convert", tmp_path / "src", tmp_path / "db").exit_code == 0
-    assert records_of(tmp_path / "db") == numbered(4)
+    assert read_lmdb(tmp_path / "db") == numbered(4)
 
 
 def test_mean_writes_what_compute_image_mean_writes(tmp_path, rng):

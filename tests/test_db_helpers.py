@@ -54,6 +54,24 @@ def write_lmdb(folder: Path, records: list[tuple[bytes, bytes]]) -> Path:
     return folder
 
 
+def read_lmdb(folder: Path) -> list[tuple[bytes, bytes]]:
+    """Every (key, value) record of an LMDB, in key order."""
+    env = pytest.importorskip("lmdb").open(str(folder), readonly=True)
+    with env.begin() as txn:
+        records = list(txn.cursor())
+    env.close()
+    return records
+
+
+def write_leveldb(folder: Path, records: list[tuple[bytes, bytes]]) -> Path:
+    """A LevelDB of (key, value) records, through plyvel (the test is skipped without it)."""
+    db = pytest.importorskip("plyvel").DB(str(folder), create_if_missing=True)
+    for key, value in records:
+        db.put(key, value)
+    db.close()
+    return folder
+
+
 def numbered(count: int, shape: tuple[int, ...] = (1, 2, 3)) -> list[tuple[bytes, bytes]]:
     """Raw records '%08d' % i labelled i, every pixel i mod 256."""
     return [(b"%08d" % i, caffe_datum(np.full(shape, i % 256, np.uint8), i)) for i in range(count)]

@@ -51,17 +51,23 @@ def assert_same(a: list[np.ndarray], b: list[np.ndarray]) -> None:
         np.testing.assert_array_equal(x, y)
 
 
-@pytest.mark.parametrize("rule", list(RULES))
-def test_restore_continues_bit_for_bit(rule: str, tmp_path: Path) -> None:
-    fields = f'type: "{rule}" {RULES[rule]} {FIELDS}'
+def snapshot_and_restore(fields: str, tmp_path: Path, before: int, after: int) -> tuple[Solver, Solver]:
+    """`first` runs `before` iterations, snapshots and runs `after` more; `second`, made with another seed
+    (everything random must come from the state, not from the seed), is restored from that snapshot and
+    left for the caller to step."""
     first = make_solver(randomised_net(), f'{fields} snapshot_prefix: "{tmp_path}/a"', dtype=np.float32)
-    first.step(4)
+    first.step(before)
     state_file = first.snapshot()
-    first.step(4)
-    # Another seed: everything random must come from the state, not from the seed.
+    first.step(after)
     second = make_solver(randomised_net(), f'{fields} snapshot_prefix: "{tmp_path}/b" random_seed: 99',
                          dtype=np.float32)
     second.restore(state_file)
+    return first, second
+
+
+@pytest.mark.parametrize("rule", list(RULES))
+def test_restore_continues_bit_for_bit(rule: str, tmp_path: Path) -> None:
+    first, second = snapshot_and_restore(f'type: "{rule}" {RULES[rule]} {FIELDS}', tmp_path, 4, 4)
     assert second.iter == 4
     assert second.seed == first.seed == 5
     assert [n.ctx.seed for n in second.test_nets] == [n.ctx.seed for n in first.test_nets]

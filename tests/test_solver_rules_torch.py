@@ -14,7 +14,7 @@ from protonet.errors import ConfigError
 from protonet.proto import pb
 
 from .test_cli import run_cli
-from .test_resume import FIELDS, assert_same, randomised_net
+from .test_resume import FIELDS, assert_same, snapshot_and_restore
 from .test_solver_helpers import B0, GRAD_B, GRAD_W, W0, linear_net, make_solver, weights
 from .test_solver_rules import assert_steps, run
 
@@ -149,14 +149,7 @@ def test_bad_fields_are_refused(fields: str, message: str) -> None:
 
 @pytest.mark.parametrize("rule", list(RULE_FIELDS))
 def test_restore_continues_bit_for_bit(rule: str, tmp_path: Path) -> None:
-    fields = f'type: "{rule}" {RULE_FIELDS[rule]} {FIELDS}'
-    first = make_solver(randomised_net(), f'{fields} snapshot_prefix: "{tmp_path}/a"', dtype=np.float32)
-    first.step(4)
-    state_file = first.snapshot()
-    first.step(4)
-    second = make_solver(randomised_net(), f'{fields} snapshot_prefix: "{tmp_path}/b" random_seed: 99',
-                         dtype=np.float32)
-    second.restore(state_file)
+    first, second = snapshot_and_restore(f'type: "{rule}" {RULE_FIELDS[rule]} {FIELDS}', tmp_path, 4, 4)
     second.step(4)
     assert_same(weights(first), weights(second))
     assert_same(first.rule.state_arrays(), second.rule.state_arrays())

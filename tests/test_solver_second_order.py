@@ -12,7 +12,7 @@ import pytest
 from protonet.errors import ConfigError, NumericalError
 from protonet.solvers.line_search import cubic_minimum, strong_wolfe
 
-from .test_resume import FIELDS, assert_same, randomised_net
+from .test_resume import FIELDS, assert_same, randomised_net, snapshot_and_restore
 from .test_solver_helpers import make_solver, weights
 
 N = 12
@@ -266,13 +266,7 @@ def test_evaluations_replay_the_iterations_batch(rule: str) -> None:
 @pytest.mark.parametrize("rule", list(RESUMABLE))
 def test_restore_continues_bit_for_bit(rule: str, tmp_path: Path) -> None:
     fields = f'type: "{rule}" {RESUMABLE[rule]} {FIELDS.replace("clip_gradients: 5", "")}'
-    first = make_solver(randomised_net(), f'{fields} snapshot_prefix: "{tmp_path}/a"', dtype=np.float32)
-    first.step(4)
-    state_file = first.snapshot()
-    first.step(3)
-    second = make_solver(randomised_net(), f'{fields} snapshot_prefix: "{tmp_path}/b" random_seed: 99',
-                         dtype=np.float32)
-    second.restore(state_file)
+    first, second = snapshot_and_restore(fields, tmp_path, 4, 3)
     second.step(3)
     assert_same(weights(first), weights(second))
     assert_same(first.rule.state_arrays(), second.rule.state_arrays())

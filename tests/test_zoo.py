@@ -55,18 +55,20 @@ def zoo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def tiny(zoo: Path, tmp_path: Path) -> Path:
     """Zoo entry 'tiny' (DummyData -> InnerProduct -> SoftmaxWithLoss) made by protonet.deploy."""
-    model = tmp_path / "train_val.prototxt"
+    return deploy(*trained_tiny(tmp_path), "tiny", dataset="toy", metrics={"accuracy": 0.75, "loss": 0.5})
+
+
+def trained_tiny(folder: Path) -> tuple[Path, Path]:
+    """TRAIN_VAL as folder/train_val.prototxt and a caffemodel of its seeded weights beside it."""
+    model = folder / "train_val.prototxt"
     model.write_text(TRAIN_VAL)
-    weights = tmp_path / "tiny.caffemodel"
+    weights = folder / "tiny.caffemodel"
     Net(str(model), phase="TRAIN", seed=3).save(weights)
-    return deploy(model, weights, "tiny", dataset="toy", metrics={"accuracy": 0.75, "loss": 0.5})
+    return model, weights
 
 
 def test_an_entry_keeps_its_solver_pointing_at_its_own_train_val(zoo: Path, tmp_path: Path):
-    model = tmp_path / "train_val.prototxt"
-    model.write_text(TRAIN_VAL)
-    weights = tmp_path / "tiny.caffemodel"
-    Net(str(model), phase="TRAIN", seed=3).save(weights)
+    model, weights = trained_tiny(tmp_path)
     (tmp_path / "solver.prototxt").write_text('net: "train_val.prototxt"\nbase_lr: 0.1\nmax_iter: 2\n')
     folder = deploy(model, weights, "tiny", solver=tmp_path / "solver.prototxt")
     moved = tmp_path / "elsewhere"

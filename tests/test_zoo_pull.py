@@ -15,14 +15,13 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from protonet import Net
 from protonet.cli import cli
 from protonet.deploy import deploy
 from protonet.errors import ConfigError, DataError
 from protonet.zoo import entry, pack, remove
 from protonet.zoo_index import load_index, pull
 from tests.local_http import LocalServer
-from tests.test_zoo import TRAIN_VAL, entry_members, leftovers, member, probabilities, sha, tar_gz
+from tests.test_zoo import entry_members, leftovers, member, probabilities, sha, tar_gz, trained_tiny
 
 
 @pytest.fixture
@@ -43,9 +42,7 @@ def zoo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def archive(zoo: Path, tmp_path: Path) -> bytes:
     """The packed entry 'tiny', removed from the zoo again: the bytes a publisher would serve."""
-    (tmp_path / "train_val.prototxt").write_text(TRAIN_VAL)
-    Net(tmp_path / "train_val.prototxt", phase="TRAIN", seed=3).save(tmp_path / "w.caffemodel")
-    deploy(tmp_path / "train_val.prototxt", tmp_path / "w.caffemodel", "tiny", metrics={"accuracy": 0.75})
+    deploy(*trained_tiny(tmp_path), "tiny", metrics={"accuracy": 0.75})
     out, _ = pack("tiny", tmp_path / "tiny.tar.gz")
     np.save(tmp_path / "expected.npy", probabilities("tiny"))
     shutil.copytree(zoo / "tiny", tmp_path / "published")

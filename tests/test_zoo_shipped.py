@@ -15,7 +15,7 @@ from protonet.cli import cli
 from protonet.data.idx import read_idx
 from protonet.errors import ConfigError, DataError
 from protonet.zoo import SHIPPED, entry, remove, resolve_model
-from tests.test_zoo import TRAIN_VAL
+from tests.test_zoo import trained_tiny
 
 ROOT = Path(__file__).resolve().parents[1]
 Image = pytest.importorskip("PIL.Image")
@@ -79,12 +79,9 @@ def test_fine_tuning_from_it_starts_at_a_low_loss(empty_zoo: Path, tmp_path: Pat
 
 
 def test_a_users_entry_of_the_same_name_comes_first(empty_zoo: Path, tmp_path: Path) -> None:
-    from protonet import Net
     from protonet.deploy import deploy
 
-    (tmp_path / "train_val.prototxt").write_text(TRAIN_VAL)
-    Net(tmp_path / "train_val.prototxt", phase="TRAIN", seed=3).save(tmp_path / "w.caffemodel")
-    deploy(tmp_path / "train_val.prototxt", tmp_path / "w.caffemodel", "lenet-fashion")
+    deploy(*trained_tiny(tmp_path), "lenet-fashion")
     assert resolve_model("zoo:lenet-fashion") == str(empty_zoo / "lenet-fashion" / "deploy.yaml")
     listing = CliRunner().invoke(cli, ["zoo", "list"]).output.splitlines()
     assert [line.split()[0] for line in listing[1:]] == ["lenet-fashion"]

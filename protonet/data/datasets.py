@@ -18,7 +18,6 @@ is renamed only once its digest matches; a mismatch is an error and leaves nothi
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 import shutil
@@ -31,7 +30,7 @@ from typing import BinaryIO
 
 from ..download import TransferError, download
 from ..errors import DataError, StorageError, did_you_mean
-from ..io import open_regular
+from ..io import hex_digest, open_regular
 from . import cifar
 from .idx import open_maybe_gzip
 
@@ -152,11 +151,8 @@ def resolve_alias(source: str) -> tuple[tuple[Path, str], tuple[Path, str]] | No
 
 def content_sha256(path: Path) -> str:
     """sha256 of the file's content, decompressed when gzipped."""
-    digest = hashlib.sha256()
     with open_maybe_gzip(path) as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hex_digest(stream)
 
 
 def verified(path: Path, file: DataFile) -> bool:
@@ -239,16 +235,13 @@ def _download_archive(info: Dataset, target: Path, log: Log) -> None:
 
 
 def file_md5(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
     try:
         with open_regular(path) as stream:
-            for chunk in iter(lambda: stream.read(1 << 20), b""):
-                digest.update(chunk)
+            return hex_digest(stream, "md5")
     except FileNotFoundError:
         raise DataError("file not found", file=str(path)) from None
     except OSError as exc:
         raise StorageError(f"cannot read: {exc.strerror or exc}", file=str(path)) from None
-    return digest.hexdigest()
 
 
 def _fetch(info: Dataset, file: DataFile, target: Path, log: Log) -> None:
