@@ -114,11 +114,48 @@ def run_benchmark(workloads: list[str], threads: list[int], compare: str | None 
     return {"machine": machine(), "load": load, "settings": settings, "results": [asdict(r) for r in results]}
 
 
-def run_worker(spec: dict) -> list[Result]:
-    """Run one worker subprocess with its thread variables set; its results with its peak RSS."""
+def run_profiles(workloads: list[str], threads: list[int], iterations: int | None = None, log=print) -> dict:
+    """`protonet time` on each workload's net (the synthetic inputs, as timed by `run_benchmark`) at each
+    thread count, each in a fresh worker: {"machine", "profiles"}, a profile being the workload, the
+    thread count, the BLAS's square-product rate measured in that worker and the LayerTime rows."""
+    unknown = [w for w in workloads if w not in WORKLOADS]
+    if unknown:
+        raise ConfigError(f"cannot profile workload '{unknown[0]}'",
+                          hint=f"choose from {', '.join(WORKLOADS)} (the memory run has no layers to time)")
+    profiles = []
+    for count in threads:
+        for name in workloads:
+            log(f"  profile  {name:<20} {count} thread(s) ...")
+            spec = {"framework": "protonet", "workload": name, "threads": count, "iterations": iterations,
+                    "profile": True}
+            out, _, _ = _wait([sys.executable, "-m", "protonet.bench_worker", json.dumps(spec)], _env(count))
+            profiles.append(json.loads(out))
+    return {"machine": machine(), "profiles": profiles}
+
+
+def format_profiles(report: dict) -> str:
+    """Each profile as `protonet time`'s table under a line naming the workload and threads."""
+    from .evaluate import LayerTime, format_times
+
+    blocks = []
+    for p in report["profiles"]:
+        rows = [LayerTime(**row) for row in p["rows"]]
+        blocks.append(f"{WORKLOADS[p['workload']].title}, {p['threads']} thread(s):\n"
+                      + format_times(rows, p["square_gflops"]))
+    return "\n\n".join(blocks)
+
+
+def _env(threads: int) -> dict:
+    """This environment with every thread variable set to `threads`."""
     env = dict(os.environ)
     for name in (*THREAD_VARIABLES, parallel.VARIABLE):
-        env[name] = str(spec["threads"])
+        env[name] = str(threads)
+    return env
+
+
+def run_worker(spec: dict) -> list[Result]:
+    """Run one worker subprocess with its thread variables set; its results with its peak RSS."""
+    env = _env(spec["threads"])
     if spec["workload"] == MEMORY and spec["framework"] == "protonet":
         with tempfile.TemporaryDirectory() as folder:
             command = [sys.executable, "-m", "protonet.cli", "train", "--no-progress",

@@ -47,6 +47,28 @@ def worker(spec: dict) -> list[Result]:
     return results
 
 
+def profile(workload: Workload, threads: int, iterations: int) -> dict:
+    """`protonet time` on the workload's net with its synthetic inputs, and the BLAS's square-product rate
+    on `threads` threads (protonet's own threads, when several, run the BLAS on one each)."""
+    from .evaluate import time_layers
+    from .net import Net
+    from .ops.blas import set_blas_threads, square_product_gflops
+
+    data, labels = inputs(workload)
+    net = Net(protonet_net_param(workload), phase="TRAIN" if workload.train else "TEST", seed=0)
+    if workload.train:
+        net.blobs["data"].data, net.blobs["label"].data = data, labels
+    else:
+        net.forward(data=data)  # the deploy net takes the batch's shape
+    rows = time_layers(net, iterations)
+    layer_blas_threads = blas_threads()
+    set_blas_threads(threads)
+    rate = square_product_gflops()
+    if layer_blas_threads is not None:
+        set_blas_threads(layer_blas_threads)
+    return {"workload": workload.name, "threads": threads, "square_gflops": rate, "rows": [asdict(r) for r in rows]}
+
+
 def time_blocks(run, iterations: int, repeats: int) -> list[float]:
     """ms per step of each of `repeats` blocks of `iterations` steps (`run(n)` runs n), after one warm-up
     block."""
@@ -232,7 +254,11 @@ def main(argv: list[str]) -> None:
     """`python -m protonet.bench_worker SPEC`: run one worker, print its results as JSON."""
     if len(argv) != 1:
         sys.exit("usage: python -m protonet.bench_worker SPEC (the `protonet bench` command runs these)")
-    print(json.dumps([asdict(r) for r in worker(json.loads(argv[0]))]))
+    spec = json.loads(argv[0])
+    if spec.get("profile"):
+        print(json.dumps(profile(WORKLOADS[spec["workload"]], spec["threads"], spec["iterations"] or 10)))
+        return
+    print(json.dumps([asdict(r) for r in worker(spec)]))
 
 
 if __name__ == "__main__":

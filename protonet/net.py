@@ -6,6 +6,7 @@ import logging
 from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from .errors import ConfigError, ProtonetError, WeightsError
 from .layers.base import Layer, LayerContext
 from .layers.registry import layer_class
 from .net_rules import blob_hint, filter_net, insert_splits, parse_phase
+from .ops import parallel
 from .proto import pb
 
 log = logging.getLogger("protonet")
@@ -266,6 +268,7 @@ class Net:
 
     def forward_from_to(self, start: int, end: int) -> float:
         """Run layers start..end (indices, inclusive; Caffe's ForwardFromTo); returns their weighted loss."""
+        self._choose_product_threads()
         loss = 0.0
         for i in range(start, end + 1):
             layer = self.layers[i]
@@ -297,6 +300,7 @@ class Net:
     def backward_from_to(self, start: int, end: int, given: set[str] = frozenset()) -> None:
         """Back-propagate through layers start down to end (indices, inclusive; Caffe's BackwardFromTo).
         Loss tops get their loss weight as diff, except the outputs named in `given` (diffs set by the user)."""
+        self._choose_product_threads()
         for i in range(start, end - 1, -1):
             if not self.layer_needs_backward[i]:
                 continue
@@ -307,6 +311,15 @@ class Net:
             self.layers[i].backward(top, self.bottom_needs_backward[i], bottom)
             if self.observer is not None:
                 self.observer("backward", i)
+
+    def _choose_product_threads(self) -> None:
+        """Inner products on OpenBLAS's threads when no layer runs batch parts on protonet's
+        (ops.parallel.set_product_threads)."""
+        parallel.set_product_threads(self._without_parts)
+
+    @cached_property
+    def _without_parts(self) -> bool:
+        return not any(layer.runs_parts for layer in self.layers)
 
     def forward_backward(self) -> float:
         """One forward and one backward pass; returns the weighted loss."""

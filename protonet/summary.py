@@ -17,19 +17,25 @@ class LayerRow:
     flops: int
 
 
-def flops_of(net: Net, index: int) -> int:
-    """Forward FLOPs of one layer: 2 x MACs for layers with a weight matrix, else one per output value."""
+def product_flops(net: Net, index: int) -> int:
+    """Forward FLOPs of one layer's matrix products, 2 x MACs (0 for a layer without a weight matrix):
+    2 * top count * fan-in, Deconvolution's 2 * bottom count * fan-in."""
     layer = net.layers[index]
     bottom, top = net._io(index)
-    if layer.blobs and layer.blobs[0].num_axes >= 2 and top:
-        weight = layer.blobs[0]
-        fan_in = weight.count // weight.shape[0]
-        if layer.type == "Deconvolution":
-            return 2 * bottom[0].count * fan_in
-        if layer.type == "InnerProduct" and layer.param.inner_product_param.transpose:
-            fan_in = weight.shape[0]
-        return 2 * top[0].count * fan_in
-    return sum(t.count for t in top)
+    if not (layer.blobs and layer.blobs[0].num_axes >= 2 and top):
+        return 0
+    weight = layer.blobs[0]
+    fan_in = weight.count // weight.shape[0]
+    if layer.type == "Deconvolution":
+        return 2 * bottom[0].count * fan_in
+    if layer.type == "InnerProduct" and layer.param.inner_product_param.transpose:
+        fan_in = weight.shape[0]
+    return 2 * top[0].count * fan_in
+
+
+def flops_of(net: Net, index: int) -> int:
+    """Forward FLOPs of one layer: its products' (`product_flops`), else one per output value."""
+    return product_flops(net, index) or sum(t.count for t in net._io(index)[1])
 
 
 def describe(net: Net) -> list[LayerRow]:

@@ -97,3 +97,25 @@ def test_the_blas_thread_count_can_be_read_and_set():
 def test_idleness_is_read_as_a_percentage():
     for idle in (bench.idle_percent(0.2), bench.wait_for_idle(0)):  # 0%: returns at the first reading
         assert idle is None or 0 <= idle <= 100
+
+
+def test_the_profile_times_each_layer_of_the_workload_nets_with_their_flops(tmp_path):
+    out = tmp_path / "profile.json"
+    result = CliRunner().invoke(cli, ["bench", "--profile", "--threads", "1", "--iterations", "1",
+                                      "--workloads", "lenet-train,lenet-infer-1", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "LeNet train, batch 64, 1 thread(s):" in result.output and "fwd GFLOP/s" in result.output
+    train, infer = json.loads(out.read_text())["profiles"]
+    assert (train["workload"], infer["workload"], train["threads"]) == ("lenet-train", "lenet-infer-1", 1)
+    assert train["square_gflops"] > 0
+    conv1, conv2 = ({r["name"]: r for r in train["rows"]}[name] for name in ("conv1", "conv2"))
+    assert conv1["forward_flops"] == 2 * 64 * 20 * 24 * 24 * 25  # 2 x MACs: outputs x fan-in
+    assert conv1["backward_flops"] == conv1["forward_flops"]  # the weight gradient only: data takes none
+    assert conv2["backward_flops"] == 2 * conv2["forward_flops"]  # the weight and the data gradients
+    assert {r["name"]: r for r in infer["rows"]}["conv1"]["forward_flops"] == 2 * 20 * 24 * 24 * 25
+    assert all(r["backward_flops"] == 0 for r in infer["rows"])  # a deploy net: forward only
+
+
+def test_the_memory_run_cannot_be_profiled():
+    with pytest.raises(ConfigError, match="cannot profile workload 'lenet-rss'"):
+        bench.run_profiles(["lenet-rss"], [1])

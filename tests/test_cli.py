@@ -91,6 +91,9 @@ def test_time_prints_caffe_style_totals():
                                       "--phase", "TEST"])
     assert result.exit_code == 0, result.output
     assert "conv1" in result.output and "Average Forward-Backward:" in result.output
+    conv1 = next(line for line in result.output.splitlines() if line.startswith("conv1"))
+    assert float(conv1.split()[4]) > 0  # its products' GFLOP/s; a ReLU row has none
+    assert "GFLOP per forward-backward; at the BLAS's square-product rate of" in result.output
 
 
 @pytest.mark.parametrize(("args", "code", "message"), [

@@ -37,8 +37,10 @@ def split_everything(monkeypatch):
     run = parallel.run
     monkeypatch.setattr(parallel, "run", lambda work, count: (counts.append(count), run(work, count))[1])
     before = blas.blas_threads()
+    parallel.set_product_threads(False)  # a net run earlier may have chosen OpenBLAS's threads
     yield counts
     parallel.set_threads(1)
+    parallel.set_product_threads(False)
     if before:
         blas.set_blas_threads(before)
 
@@ -150,3 +152,38 @@ def test_the_update_in_parts_on_two_threads_is_the_one_thread_update(rule, monke
     assert solver._update_plan() == [[(0, slice(128, 300))], [(0, slice(0, 128)), (1, slice(0, 1))]]
     for found, want in zip(results[1], results[0], strict=True):
         np.testing.assert_array_equal(found, want)
+
+
+MLP = """
+layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 8 dim: 30 } } }
+layer { name: "ip1" type: "InnerProduct" bottom: "data" top: "ip1"
+        inner_product_param { num_output: 20 weight_filler { type: "xavier" } } }
+layer { name: "sig" type: "Sigmoid" bottom: "ip1" top: "ip1" }
+layer { name: "ip2" type: "InnerProduct" bottom: "ip1" top: "ip2"
+        inner_product_param { num_output: 5 weight_filler { type: "xavier" } } }
+"""
+CONV_MLP = MLP.replace("dim: 8 dim: 30", "dim: 8 dim: 2 dim: 5 dim: 3").replace(
+    'layer { name: "ip1"', 'layer { name: "conv" type: "Convolution" bottom: "data" top: "conv" convolution_param '
+    '{ num_output: 2 kernel_size: 1 weight_filler { type: "xavier" } } }\nlayer { name: "ip1"').replace(
+    'bottom: "data" top: "ip1"', 'bottom: "conv" top: "ip1"')
+
+
+@pytest.mark.parametrize(("text", "parts_expected"), [(MLP, False), (CONV_MLP, True)])
+def test_a_net_without_batch_parts_runs_its_products_on_blas_threads(text, parts_expected, rng, split_everything):
+    """An inner-product-only net multiplies on OpenBLAS's threads (its products not split), a net with a
+    convolution on protonet's; either way with the one-thread results, and BLAS back on one thread."""
+    from protonet import Net
+    from protonet.config import parse
+    from protonet.proto import pb
+
+    param = parse(text, pb.NetParameter())
+    x = rng.standard_normal(param.layer[0].input_param.shape[0].dim).astype(np.float32)
+    parallel.set_threads(1)
+    expected = Net(param, phase="TRAIN", seed=0).forward(data=x)["ip2"]
+    parallel.set_threads(2)
+    split_everything.clear()
+    found = Net(param, phase="TRAIN", seed=0).forward(data=x)["ip2"]
+    np.testing.assert_allclose(found, expected, rtol=1e-6)
+    assert (max(split_everything, default=1) == 2) == parts_expected
+    if blas.blas_threads() is not None:
+        assert blas.blas_threads() == 1

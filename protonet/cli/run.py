@@ -123,19 +123,15 @@ def test(model: str, weights: str | None, iterations: int | None, phase: str, st
 @click.option("--iterations", type=int, default=50, show_default=True)
 @click.option("--phase", type=PHASE, default="TRAIN", show_default=True)
 def time(model: str, iterations: int, phase: str) -> None:
-    """Time each layer's forward and backward pass, as `caffe time` does."""
-    from ..evaluate import time_layers
+    """Time each layer's forward and backward pass, as `caffe time` does, with the rate of its matrix
+    products (GFLOP/s) beside the BLAS's rate on a 1024x1024 product."""
+    from ..evaluate import format_times, time_layers
     from ..net import Net
+    from ..ops.blas import square_product_gflops
     from ..zoo import resolve_model
 
     net = Net(resolve_model(model), phase=phase, seed=0)
-    rows, forward, backward = time_layers(net, iterations)
-    click.echo(f"{'layer':<24} {'type':<20} {'forward ms':>11} {'backward ms':>12}")
-    for name, kind, f, b in rows:
-        click.echo(f"{name:<24} {kind:<20} {f:>11.3f} {b:>12.3f}")
-    click.echo(f"Average Forward pass: {forward:.3f} ms.")
-    click.echo(f"Average Backward pass: {backward:.3f} ms.")
-    click.echo(f"Average Forward-Backward: {forward + backward:.3f} ms.")
+    click.echo(format_times(time_layers(net, iterations), square_product_gflops()))
 
 
 @cli.command()

@@ -43,6 +43,7 @@ class Layer:
     tops: ClassVar[tuple[int, int | None]] = (1, 1)
     is_loss: ClassVar[bool] = False  # loss layers weigh their first top 1 by default
     has_backward: ClassVar[bool] = True
+    runs_parts: ClassVar[bool] = False  # whether it runs batch parts on protonet's threads (ops.parallel.run)
     # False when the net never sends this layer's gradients to its bottoms (an inference net): forward
     # may then skip what only backward reads (pooling's argmax). Set by the Net; True standing alone.
     bottom_grads_needed: bool = True

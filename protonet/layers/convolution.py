@@ -17,6 +17,8 @@ from .registry import register
 class Convolution(ConvolutionBase):
     """2-D convolution (cross-correlation), y = W * x + b; W is (num_output, C/group, kh, kw)."""
 
+    runs_parts = True
+
     def weight_shape(self, channels: int) -> tuple[int, int, int, int]:
         p = self.param.convolution_param
         return (p.num_output, channels // p.group, *self.geometry.kernel)

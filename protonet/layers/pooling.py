@@ -24,6 +24,7 @@ class Pooling(Layer):
 
     bottoms = (1, 1)
     tops = (1, 2)
+    runs_parts = True
 
     def setup(self, bottom: Blobs, top: Blobs) -> None:
         p = self.param.pooling_param

@@ -18,6 +18,7 @@ Measured on a 2-core AMD EPYC (Zen 4), numpy 2.4 with OpenBLAS 0.3.31, protonet'
 from __future__ import annotations
 
 import ctypes
+import time
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -73,6 +74,21 @@ def set_blas_threads(count: int) -> bool:
     function, integer = found
     function(integer(count))
     return True
+
+
+def square_product_gflops(size: int = 1024, repeats: int = 3) -> float:
+    """The BLAS's rate on a float32 (size x size) @ (size x size) product, 2 * size^3 FLOPs, in GFLOP/s:
+    the best of `repeats` after one warm-up (what the products of a layer can be set against)."""
+    rng = np.random.default_rng(0)
+    a, b = rng.random((size, size), dtype=np.float32), rng.random((size, size), dtype=np.float32)
+    out = np.empty_like(a)
+    np.matmul(a, b, out=out)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        np.matmul(a, b, out=out)
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9
 
 
 @cache
