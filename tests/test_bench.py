@@ -116,6 +116,11 @@ def test_the_profile_times_each_layer_of_the_workload_nets_with_their_flops(tmp_
     assert all(r["backward_flops"] == 0 for r in infer["rows"])  # a deploy net: forward only
 
 
+def test_the_profile_is_not_compared():
+    result = CliRunner().invoke(cli, ["bench", "--profile", "--compare", "torch"])
+    assert result.exit_code == 2 and "leave out --compare" in result.output
+
+
 def test_the_memory_run_cannot_be_profiled():
     with pytest.raises(ConfigError, match="cannot profile workload 'lenet-rss'"):
         bench.run_profiles(["lenet-rss"], [1])

@@ -40,6 +40,8 @@ def bench(threads: tuple[int, ...], compare: str | None, repeats: int, iteration
     names = [n.strip() for item in workload_names for n in item.split(",") if n.strip()]
     log = lambda line: click.echo(line, err=True)  # noqa: E731
     if profile:
+        if compare:
+            raise click.UsageError("--profile times protonet's layers alone: leave out --compare")
         report = run_profiles(names or list(WORKLOADS), list(threads) or [1], iterations, log=log)
         click.echo(format_profiles(report))
     else:
