@@ -128,8 +128,7 @@ def run_profiles(workloads: list[str], threads: list[int], iterations: int | Non
             log(f"  profile  {name:<20} {count} thread(s) ...")
             spec = {"framework": "protonet", "workload": name, "threads": count, "iterations": iterations,
                     "profile": True}
-            out, _, _ = _wait([sys.executable, "-m", "protonet.bench_worker", json.dumps(spec)], _env(count))
-            profiles.append(json.loads(out))
+            profiles.append(json.loads(_run_worker_process(spec)[0]))
     return {"machine": machine(), "profiles": profiles}
 
 
@@ -153,19 +152,22 @@ def _env(threads: int) -> dict:
     return env
 
 
+def _run_worker_process(spec: dict) -> tuple[str, float, float]:
+    """`python -m protonet.bench_worker SPEC` with the spec's thread count: (stdout, peak RSS MB, seconds)."""
+    return _wait([sys.executable, "-m", "protonet.bench_worker", json.dumps(spec)], _env(spec["threads"]))
+
+
 def run_worker(spec: dict) -> list[Result]:
     """Run one worker subprocess with its thread variables set; its results with its peak RSS."""
-    env = _env(spec["threads"])
     if spec["workload"] == MEMORY and spec["framework"] == "protonet":
         with tempfile.TemporaryDirectory() as folder:
             command = [sys.executable, "-m", "protonet.cli", "train", "--no-progress",
                        "--solver", str(CONFIGS / "lenet" / "solver.yaml"),
                        "--set", f"max_iter={spec['memory_iterations']}",
                        "--set", f"snapshot_prefix={folder}/lenet"]
-            _, rss, seconds = _wait(command, env)
+            _, rss, seconds = _wait(command, _env(spec["threads"]))
         return [Result("protonet", MEMORY, spec["threads"], None, [], rss, None, seconds)]
-    command = [sys.executable, "-m", "protonet.bench_worker", json.dumps(spec)]
-    out, rss, seconds = _wait(command, env)
+    out, rss, seconds = _run_worker_process(spec)
     results = [Result(**item) for item in json.loads(out)]
     for r in results:
         r.peak_rss_mb = rss

@@ -61,12 +61,9 @@ def profile(workload: Workload, threads: int, iterations: int) -> dict:
     else:
         net.forward(data=data)  # the deploy net takes the batch's shape
     rows = time_layers(net, iterations)
-    layer_blas_threads = blas_threads()
-    set_blas_threads(threads)
-    rate = square_product_gflops()
-    if layer_blas_threads is not None:
-        set_blas_threads(layer_blas_threads)
-    return {"workload": workload.name, "threads": threads, "square_gflops": rate, "rows": [asdict(r) for r in rows]}
+    set_blas_threads(threads)  # the worker ends after this: nothing to restore
+    return {"workload": workload.name, "threads": threads, "square_gflops": square_product_gflops(),
+            "rows": [asdict(r) for r in rows]}
 
 
 def time_blocks(run, iterations: int, repeats: int) -> list[float]:

@@ -72,11 +72,13 @@ class Detector(_ImageNet):
 
     def detect_windows(self, images_windows: Iterable[tuple[str, Sequence[Sequence[int]]]]) -> list[dict]:
         """[{'window', 'prediction', 'filename'}] for each window of each (image file, windows) pair."""
-        images_windows = [(name, list(windows)) for name, windows in images_windows]
-        crops = [self.crop(io.load_image(name), np.asarray(window))
-                 for name, windows in images_windows for window in windows]
+        pairs, crops = [], []
+        for name, windows in images_windows:
+            image = io.load_image(name)  # once per image, however many windows it has
+            for window in windows:
+                pairs.append((name, window))
+                crops.append(self.crop(image, np.asarray(window)))
         predictions = self._classify(crops)  # preprocess warps each crop to the input size
-        pairs = [(name, window) for name, windows in images_windows for window in windows]
         return [{"window": window, "prediction": predictions[k], "filename": name}
                 for k, (name, window) in enumerate(pairs)]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
+from itertools import zip_longest
 from pathlib import Path
 
 import numpy as np
@@ -150,12 +151,12 @@ class Net:
         ({blob: data}, {blob: diff}) of all the items."""
         outs: dict[str, list[np.ndarray]] = {name: [] for name in set(self.outputs) | set(blobs or ())}
         grads: dict[str, list[np.ndarray]] = {name: [] for name in set(self.inputs) | set(diffs or ())}
-        forward = list(self._batch({k: v for k, v in kwargs.items() if k in self.inputs}))
-        backward = list(self._batch({k: v for k, v in kwargs.items() if k in self.outputs}))
-        for k in range(max(len(forward), len(backward))):
-            for name, value in self.forward(blobs=blobs, **(forward[k] if k < len(forward) else {})).items():
+        forward = self._batch({k: v for k, v in kwargs.items() if k in self.inputs})
+        backward = self._batch({k: v for k, v in kwargs.items() if k in self.outputs})
+        for inputs, output_diffs in zip_longest(forward, backward, fillvalue={}):
+            for name, value in self.forward(blobs=blobs, **inputs).items():
                 outs[name].extend(value.copy())
-            for name, value in self.backward(diffs=diffs, **(backward[k] if k < len(backward) else {})).items():
+            for name, value in self.backward(diffs=diffs, **output_diffs).items():
                 grads[name].extend(value.copy())
         return self._unpad(outs, kwargs), self._unpad(grads, kwargs)
 

@@ -21,10 +21,11 @@ def export(model: str, weights: str, input_shapes: tuple[str, ...], opset: int |
     from ..zoo import resolve_model, resolve_weights
 
     shapes = dict(parse_input_shape(spec) for spec in input_shapes)
+    opset = opset or DEFAULT_OPSET
     onnx_model = export_onnx(resolve_model(model), output, weights=resolve_weights(weights), input_shapes=shapes,
-                             opset=opset or DEFAULT_OPSET)
+                             opset=opset)
     graph = onnx_model.graph
-    click.echo(f"wrote {output} (opset {opset or DEFAULT_OPSET}; inputs {describe(graph.input)}; "
+    click.echo(f"wrote {output} (opset {opset}; inputs {describe(graph.input)}; "
                f"outputs {describe(graph.output)})")
 
 

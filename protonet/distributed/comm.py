@@ -85,9 +85,8 @@ def connect() -> World | None:
     """The job's World when an MPI launcher started this process with more than one rank, else None."""
     if launched_size() <= 1:
         return None
-    require("mpi4py", "mpi", "this process was started by mpirun with several ranks, but mpi4py is not installed")
-    import mpi4py
-
+    mpi4py = require("mpi4py", "mpi", "this process was started by mpirun with several ranks, but mpi4py is not "
+                     "installed")
     mpi4py.rc.thread_level = "funneled"  # only the main thread calls MPI (the prefetch threads never do)
     try:
         from mpi4py import MPI

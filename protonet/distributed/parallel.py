@@ -57,9 +57,8 @@ class DataParallel:
             raise ConfigError(f"the {solver.param.type} solver re-evaluates the objective within an iteration, "
                               "which data-parallel training does not do", hint="use SGD, Adam or another rule")
         net = solver.net
-        for blobs in net.params.values():
-            for blob in blobs:
-                self.world.broadcast(blob.data)
+        for param in net.learnable:  # each blob once, shared ones included
+            self.world.broadcast(param.blob.data)
         shard_net(net, self.world.rank, self.world.size)
         self.reducer = GradientReducer(self.world, net, solver.param.allreduce_bucket_kb * 1024, self.overlap)
         self.check_interval = solver.param.weight_check_interval

@@ -424,8 +424,10 @@ class Solver(Resumable):
             raise NumericalError(f"parameter {bad.index} has non-finite values at iteration {self._iter}",
                                  layer=bad.layer, hint="snapshot not written; lower base_lr")
         model, state_path = snapshot_paths(self.prefix, self._iter)
-        state = self.state(model).SerializeToString()  # in a data-parallel run, with every rank's part
-        if self._writer:
+        if not self._writer:  # another rank of a data-parallel run: only its part of rank 0's state
+            self.parallel.gather_ranks(pb.SolverState(), self)
+        else:
+            state = self.state(model).SerializeToString()  # in a data-parallel run, with every rank's part
             weights = self._net.to_proto(with_diff=self.param.snapshot_diff).SerializeToString()
             with self._writing():
                 self.monitor.sync()
