@@ -132,7 +132,8 @@ def deploy(model: str | Path, weights: str | Path, name: str, *, description: st
     replaced only with `force`, once the new one is whole."""
     check_free(check_name(name), force)
     net = deploy_net(model, input_shape=input_shape, weights=weights)
-    fit_weights(Net(net, phase="TEST"), weights)
+    checked = Net(net, phase="TEST")
+    fit_weights(checked, weights)
     known = dataset_of(model)
     is_train_val = any(lp.type in DATA_TYPES for lp in net_at_test(model).layer)
     transform, mean_source = entry_transform(model, transform)
@@ -152,11 +153,11 @@ def deploy(model: str | Path, weights: str | Path, name: str, *, description: st
         folder = work / name
         folder.mkdir()
         if optimize:
-            from .optimize import optimized_net
+            from .optimize import optimized
 
-            net, optimized, done = optimized_net(net, weights)
+            net, rewritten, done = optimized(checked, net)
             meta["optimized"] = dict(sorted(done.items()))
-            (folder / meta["weights"]["file"]).write_bytes(optimized.to_proto().SerializeToString())
+            (folder / meta["weights"]["file"]).write_bytes(rewritten.to_proto().SerializeToString())
         else:
             shutil.copyfile(weights, folder / meta["weights"]["file"])
         meta["weights"]["sha256"] = sha256_of(folder / meta["weights"]["file"])
@@ -242,5 +243,5 @@ def check_transform(folder: Path, meta: dict) -> None:
     if not (meta["transform"].get("mean_file") or meta["transform"].get("mean_value")) \
             or len(shapes) != 1 or len(shapes[0]) != 4:
         return
-    predictor = entry_predictor(folder)
+    predictor = entry_predictor(folder, weights=str(folder / meta["weights"]["file"]))  # checked just before
     predictor.prepare(np.zeros((1, *predictor.input_shape), np.float32))

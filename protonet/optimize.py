@@ -20,7 +20,6 @@ after it, so the net's outputs keep their names. The arithmetic is done in float
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -204,14 +203,6 @@ def _work_in_place(layers: list[pb.LayerParameter], weights: Weights, done: Coun
         rename_after(layers, i, top, bottom)
         lp.top[0] = bottom
         done[f"made {lp.type} in place"] += 1
-
-
-def optimized_net(net: pb.NetParameter, weights: str | Path, *,
-                  base_dir: str | Path | None = None) -> tuple[pb.NetParameter, Net, Counter]:
-    """Deploy net `net` with the weights file `weights`, optimised: see optimized."""
-    from .net import Net
-
-    return optimized(Net(net, weights=weights, phase="TEST", base_dir=base_dir), net)
 
 
 def optimized(original: Net, net: pb.NetParameter) -> tuple[pb.NetParameter, Net, Counter]:

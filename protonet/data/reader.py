@@ -126,10 +126,6 @@ class ReadsRecords:
         """Continue reading at `position` of epoch `epoch` (a `cursor()` value)."""
         self.reader.seek(position, epoch)
 
-    def shard(self, rank: int, ranks: int) -> None:
-        """Read rank `rank`'s share of the records out of `ranks` (RecordReader.shard)."""
-        self.reader.shard(rank, ranks)
-
 
 def read_list(path: Path) -> list[tuple[int, str]]:
     """The non-blank lines of a list file as (line number, text without surrounding blanks)."""
