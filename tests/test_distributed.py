@@ -4,6 +4,7 @@ with a stand-in World), then real 2-rank jobs under mpirun (skipped without mpi4
 from __future__ import annotations
 
 import glob
+import io
 import os
 import re
 import signal
@@ -16,7 +17,7 @@ import numpy as np
 import pytest
 
 from protonet.data.reader import RecordReader, shuffled
-from protonet.distributed.faults import abort_on_error
+from protonet.distributed.faults import REPORTS_VARIABLE, abort_on_error, print_reports
 from protonet.distributed.launch import mpirun_command
 from protonet.distributed.parallel import DataParallel, ReplicaError
 from protonet.distributed.reducer import GradientReducer
@@ -258,6 +259,21 @@ def test_a_failing_rank_names_itself_and_aborts_the_job(capsys):
         raise DataError("data source 'x' not found")
     assert world.aborted == 3
     assert "protonet: rank 1 of 2: error: data source 'x' not found; ending the job" in capsys.readouterr().err
+
+
+def test_under_the_launcher_a_report_waits_in_a_file_and_is_printed_in_rank_order(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(REPORTS_VARIABLE, str(tmp_path))
+    for rank in (10, 2):
+        world = OneRankOfTwo(rank=rank)
+        with pytest.raises(SystemExit), abort_on_error(world):
+            raise KeyError("lr")
+        assert world.aborted == 1
+    assert capsys.readouterr().err == ""  # mpirun could drop it, so the launcher prints it after the job
+    out = io.StringIO()
+    print_reports(tmp_path, out)
+    reports = out.getvalue()
+    assert reports.index("rank 2 of 2: KeyError: 'lr'; ending the job") < reports.index("rank 10 of 2:")
+    assert "Traceback" in reports  # an unexpected error keeps its traceback
 
 
 def test_open_mpi_is_launched_oversubscribed_and_allowed_as_root(tmp_path):

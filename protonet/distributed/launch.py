@@ -14,9 +14,11 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from ..errors import ConfigError
+from .faults import REPORTS_VARIABLE, print_reports
 
 ROOT_VARIABLES = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
@@ -60,10 +62,18 @@ def mpirun_command(ranks: int, argv: list[str], mpirun: str | None = None) -> tu
 def launch(ranks: int, argv: list[str]) -> int:
     """Run `protonet ARGV` on `ranks` processes under mpirun; returns its exit status. A SIGTERM sent to
     this process goes on to mpirun, which passes it to the ranks (they stop after a snapshot); a Ctrl-C
-    reaches mpirun directly, from the terminal."""
+    reaches mpirun directly, from the terminal. A failing rank's report is printed once the job ends."""
     command, env = mpirun_command(ranks, argv)
     sys.stdout.flush()
     sys.stderr.flush()
+    with tempfile.TemporaryDirectory(prefix="protonet-ranks-") as reports:
+        env[REPORTS_VARIABLE] = reports
+        status = _run(command, env)
+        print_reports(Path(reports), sys.stderr)
+    return status
+
+
+def _run(command: list[str], env: dict[str, str]) -> int:
     with subprocess.Popen(command, env=env) as job:
         forwarded = {number: signal.signal(number, lambda number, _: job.send_signal(number))
                      for number in FORWARDED}

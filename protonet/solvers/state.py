@@ -107,9 +107,9 @@ class Resumable:
         read position and random stream are its own, and resuming them on another count is not exact."""
         written, ranks = len(state.rank_state) or 1, self.parallel.size if self.parallel else 1
         if written != ranks:
-            raise WeightsError(f"the state was written by a run of {written} rank{'s' * (written > 1)}, this run has "
-                               f"{ranks}", file=str(path),
-                               hint=f"resume it with {written} ranks (`protonet train --ranks {written}` or "
+            counted = f"{written} rank{'s' * (written > 1)}"
+            raise WeightsError(f"the state was written by a run of {counted}, this run has {ranks}", file=str(path),
+                               hint=f"resume it with {counted} (`protonet train --ranks {written}` or "
                                     f"`mpirun -n {written}`), or start a new run from its .caffemodel with --weights")
 
     def _check_history(self, state: pb.SolverState, path: str | Path) -> list[np.ndarray]:
