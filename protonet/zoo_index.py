@@ -81,10 +81,14 @@ def _read(source: str) -> bytes:
         return buffer.getvalue()
     try:
         with open_regular(source) as handle:
-            return handle.read(MAX_INDEX_BYTES + 1)
+            data = handle.read(MAX_INDEX_BYTES + 1)
     except OSError as exc:
         raise ConfigError(f"cannot read the zoo index ({exc.strerror or exc})", file=source,
                           hint=f"give a YAML file or an https URL with --index or ${INDEX_VARIABLE}") from None
+    if len(data) > MAX_INDEX_BYTES:
+        raise ConfigError(f"the zoo index is over the limit of {MAX_INDEX_BYTES >> 20} MiB", file=source,
+                          hint="split it into several files, each given with its own --index")
+    return data
 
 
 def _entry(item: object, k: int, source: str) -> IndexEntry:

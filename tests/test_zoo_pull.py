@@ -160,6 +160,13 @@ def test_a_bad_index_is_one_clear_error(zoo: Path, tmp_path: Path, text: str, me
         load_index([str(tmp_path / "missing.yaml")])
 
 
+def test_an_index_over_the_limit_is_refused_not_cut_short(zoo: Path, tmp_path: Path) -> None:
+    one = f"- name: tiny\n  url: https://x.example/t.tar.gz\n  sha256: {'a' * 64}\n  size: 3\n"
+    (tmp_path / "index.yaml").write_text(one * ((1 << 20) // len(one) + 1))  # whole entries past 1 MiB
+    with pytest.raises(ConfigError, match="the zoo index is over the limit of 1 MiB"):
+        load_index([str(tmp_path / "index.yaml")])
+
+
 @pytest.mark.parametrize("url", ["http://127.0.0.1@evil.example/t.tar.gz", "http://localhost.evil.example/t.tar.gz",
                                  "http://127.0.0.2/t.tar.gz", "http://[::1]/t.tar.gz"])
 def test_plain_http_is_for_this_machine_only(zoo: Path, url: str) -> None:
