@@ -4,10 +4,11 @@ An error on one rank (a ProtonetError, any exception, a second Ctrl-C) is report
 the rank, then MPI_Abort ends every rank at once; mpirun reports the abort and exits non-zero. mpirun
 can drop what a rank wrote just before the abort, so under `protonet train --ranks N` the report goes
 to a file that the launcher prints once the job has ended (REPORTS_VARIABLE names its folder); under a
-bare mpirun it goes to stderr, with a moment for mpirun to carry it out. A rank
-that dies outright (killed, out of memory) is seen by mpirun itself, which ends the others (Open MPI's
-prterun and MPICH's Hydra both do, within a second or two). Snapshots are written atomically by rank
-0, so the last one on disk is whole whichever way the job ends.
+bare mpirun it goes to stderr, with a moment for mpirun to carry it out.
+
+A rank that dies outright (killed, out of memory) is seen by mpirun itself, which ends the others (Open
+MPI's prterun and MPICH's Hydra both do, within a second or two). Snapshots are written atomically by
+rank 0, so the last one on disk is whole whichever way the job ends.
 """
 
 from __future__ import annotations
