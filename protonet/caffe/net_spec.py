@@ -19,6 +19,7 @@ e.g. `Convolution1`). `P.Pooling.MAX` is the enum value PoolingParameter.MAX.
 from __future__ import annotations
 
 from collections import Counter, OrderedDict
+from collections.abc import Iterable
 from typing import Any
 
 from google.protobuf.message import Message
@@ -129,10 +130,16 @@ def _autoname(type_name: str, autonames: Counter) -> str:
 
 def to_proto(*tops: Top) -> pb.NetParameter:
     """A NetParameter of every layer needed to compute `tops`, with automatic names."""
+    return _net_of(tops, names=None)
+
+
+def _net_of(tops: Iterable[Top | Function], names: dict | None) -> pb.NetParameter:
+    """The layers needed to compute `tops`, in order: named by `names` (Top or Function -> name), else
+    each top's layers named afresh, automatic names counting across them all."""
     layers: OrderedDict = OrderedDict()
     autonames: Counter = Counter()
     for top in tops:
-        top.fn._to_proto(layers, {}, autonames)
+        top._to_proto(layers, {} if names is None else names, autonames)
     return pb.NetParameter(layer=list(layers.values()))
 
 
@@ -168,12 +175,7 @@ class NetSpec:
         return list(self.tops.values())
 
     def to_proto(self) -> pb.NetParameter:
-        names = {value: name for name, value in self.tops.items()}
-        autonames: Counter = Counter()
-        layers: OrderedDict = OrderedDict()
-        for top in self.tops.values():
-            top._to_proto(layers, names, autonames)
-        return pb.NetParameter(layer=list(layers.values()))
+        return _net_of(self.tops.values(), names={value: name for name, value in self.tops.items()})
 
 
 class Layers:
