@@ -123,7 +123,7 @@ def test_a_killed_runs_temporaries_are_cleared_by_the_next_run(tmp_path: Path) -
     snap = tmp_path / "snap"
     snap.mkdir()
     ours = [".s_iter_4.caffemodel.k2j3h4_a.tmp", ".s_iter_4.solverstate.abcdefgh.tmp",
-            ".s_metrics.jsonl.x1.tmp", ".s_solver.prototxt.zz.tmp"]
+            ".s_metrics.jsonl.x1.tmp", ".s_solver.prototxt.zz.tmp", ".s_best.caffemodel.q9.tmp"]
     others = [".s_x_iter_4.caffemodel.abcdefgh.tmp", ".t_iter_4.caffemodel.abcdefgh.tmp", ".s_iter_4.tmp",
               "s_iter_4.caffemodel.abcdefgh.tmp"]  # another prefix's, or not atomic_write's
     for name in ours + others:

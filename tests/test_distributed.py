@@ -393,3 +393,15 @@ def test_a_killed_rank_ends_the_job_and_leaves_the_last_snapshot_whole(tmp_path)
     state = read_state(last)
     Net(tmp_path / "net.yaml", phase="TRAIN").copy_from(learned_net_path(state, last))
     assert state.iter >= 10 and len(state.rank_state) == 2
+
+
+@needs_mpi
+def test_keep_best_stops_every_rank_when_rank_0_finds_no_improvement(tmp_path):
+    write_run(tmp_path)
+    job = train(tmp_path, "--set", "test_iter=1", "--set", "test_interval=2", "--set", "base_lr=0",
+                "--set", "keep_best.output=loss", "--set", "keep_best.patience=1", "--set", "max_iter=100")
+    assert job.returncode == 0, job.stderr
+    # the test at iteration 2 cannot beat the one at 0 (nothing learns at lr 0): both ranks stop after it
+    assert "Stopping at iteration 3, no improvement" in job.stderr
+    assert len(read_state(tmp_path / "runs/tiny_iter_3.solverstate").rank_state) == 2
+    assert (tmp_path / "runs/tiny_best.caffemodel").exists()

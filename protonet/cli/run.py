@@ -78,6 +78,10 @@ def train(solver_file: str, weights: str | None, reinit: tuple[str, ...], snapsh
             solver.solve(signals)
     if solver.last_snapshot and root:
         click.echo(f"last snapshot: {solver.last_snapshot[1]} (iteration {solver.last_snapshot[0]})")
+    if solver.best and solver.best.score is not None and solver.prefix and root:
+        from ..solvers.snapshot import best_path
+
+        click.echo(f"best: {best_path(solver.prefix)} ({solver.best.describe()})")
 
 
 def latest_snapshot(prefix: str | None) -> str:

@@ -26,11 +26,13 @@ import numpy as np
 
 from ..config import save
 from ..errors import ConfigError, NumericalError
+from ..io import atomic_write
 from ..layers.base import Layer
 from ..lock import RunLock
 from ..net import LearnableParam, Net
 from ..ops import parallel
 from ..proto import pb
+from .best import KeepBest
 from .build import RULES, build_net, load, net_seeds, net_specs, resolved, snapshot_prefix, validate
 from .lr_policy import learning_rate
 from .monitor import Monitor
@@ -38,6 +40,7 @@ from .numerics import DebugInfo, clip_by_global_norm, find_fault, finite, first_
 from .objective import Objective
 from .signals import NONE, SNAPSHOT, STOP, SignalHandler
 from .snapshot import (
+    best_path,
     check_writable,
     remove_temporaries,
     run_files,
@@ -91,6 +94,8 @@ class Solver(Resumable):
         self.current_step = 0
         self.losses: deque[float] = deque(maxlen=self.param.average_loss)
         self.test_scores: list[dict[str, float | np.ndarray]] = [{} for _ in self._test_nets]
+        self.best = KeepBest.from_param(self.param, self._test_nets, file)
+        self._no_improvement = False  # keep_best's patience ran out at the last test: stop
         self.stopped_early = False
         self.last_snapshot: tuple[int, str] | None = None
         self.monitor = Monitor(None, progress)
@@ -166,7 +171,7 @@ class Solver(Resumable):
 
     def _step(self, iters: int, signals: SignalHandler | None) -> None:
         stop_iter = self._iter + iters
-        self.stopped_early = False
+        self.stopped_early = self._no_improvement = False
         with self.monitor.running(self._iter, stop_iter):
             while self._iter < stop_iter and not self.stopped_early:
                 self._net.clear_param_diffs()
@@ -185,7 +190,7 @@ class Solver(Resumable):
                     log_update(self._net)
                 self._iter += 1
                 self.monitor.tick(self.smoothed_loss, rate)
-                action = signals.poll() if signals else NONE
+                action = STOP if self._no_improvement else signals.poll() if signals else NONE
                 if self.parallel:
                     action = self.parallel.agree(self._iter, action, [lp.blob.data for lp in self._net.learnable])
                 snapshot_due = self.param.snapshot and self._iter % self.param.snapshot == 0
@@ -193,7 +198,8 @@ class Solver(Resumable):
                     self.snapshot()
                 self.stopped_early = action == STOP
         if self.stopped_early:
-            log.info("Stopping at iteration %d, as requested", self._iter)
+            why = "no improvement" if self._no_improvement else "as requested"
+            log.info("Stopping at iteration %d, %s", self._iter, why)
             if not self._snapshotted():
                 self._snapshot_if_possible()
 
@@ -328,6 +334,23 @@ class Solver(Resumable):
         self.test_scores[k] = {name: float(total[0]) / count if total.size == 1 else total / count
                                for name, total in sums.items()}
         self.monitor.test(self._iter, k, loss / count, self.lr, self.test_scores[k], net)
+        if self.best and k == self.best.test_net:
+            self._keep_best(self.test_scores[k][self.best.output])
+
+    def _keep_best(self, score: float) -> None:
+        """Count this test in keep_best's record: write the weights when it is the best so far, ask for a
+        stop when patience has run out."""
+        best = self.best
+        if best.update(score, self._iter):
+            if self.prefix:
+                with self._writing():
+                    atomic_write(best_path(self.prefix), self._net.to_proto().SerializeToString())
+                log.info("New best: %s; wrote %s", best.describe(), best_path(self.prefix))
+            else:
+                log.info("New best: %s (no snapshot_prefix: its weights are not written)", best.describe())
+        elif best.exhausted:
+            log.info("No improvement on %s in %d tests: stopping early", best.describe(), best.tests_since)
+            self._no_improvement = True
 
     def _read_position(self) -> Position:
         """Where the train net's generator and data layers stand, to replay an iteration from."""

@@ -26,6 +26,11 @@ def snapshot_paths(prefix: str, iteration: int) -> tuple[str, str]:
     return f"{prefix}_iter_{iteration}.caffemodel", f"{prefix}_iter_{iteration}.solverstate"
 
 
+def best_path(prefix: str) -> str:
+    """The weights of the best test so far (solver field keep_best)."""
+    return f"{prefix}_best.caffemodel"
+
+
 def latest_state(prefix: str) -> str | None:
     """The `.solverstate` of the newest snapshot under `prefix` (highest iteration), or None."""
     folder, stem = os.path.split(prefix)
@@ -73,7 +78,7 @@ def remove_temporaries(prefix: str) -> list[str]:
     under `prefix`; call it only while holding the prefix's lock. Returns the names removed."""
     folder, stem = Path(prefix).parent, Path(prefix).name
     names = [re.escape(file[len(prefix):]) for file in run_files(prefix).values()]
-    names.append(r"_iter_\d+\.(?:caffemodel|solverstate)")
+    names += [r"_iter_\d+\.(?:caffemodel|solverstate)", r"_best\.caffemodel"]
     pattern = re.compile(rf"\.{re.escape(stem)}(?:{'|'.join(names)})\.\w+\.tmp")
     removed = []
     with contextlib.suppress(OSError):

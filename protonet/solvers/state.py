@@ -18,6 +18,7 @@ from ..layers.base import Layer
 from ..net import Net
 from ..proto import pb
 from ..weights import array_to_blobproto, blob_fits, blobproto_to_array
+from .best import KeepBest
 from .rule import UpdateRule
 from .snapshot import decode_random_state, encode_random_state, learned_net_path, read_state
 
@@ -52,6 +53,7 @@ class Resumable:
     _net: Net
     _test_nets: list[Net]
     parallel: Parallel | None
+    best: KeepBest | None
 
     def state(self, learned_net: str = "") -> pb.SolverState:
         """The solver state: Caffe's fields plus generator states, data cursors and the loss window."""
@@ -67,6 +69,8 @@ class Resumable:
             position, epoch = layer.cursor()
             state.data_cursor.add(layer=name, position=position, epoch=epoch)
         state.recent_loss.extend(self.losses)
+        if self.best:
+            state.best.CopyFrom(self.best.record())
         if self.parallel:
             self.parallel.gather_ranks(state, self)
         return state
@@ -97,6 +101,8 @@ class Resumable:
                 log.warning("The state has a data cursor for layer '%s', which this net lacks", cursor.layer)
         if self.parallel:
             self.parallel.restore_rank(state, self, str(state_file))
+        if self.best and state.HasField("best"):
+            self.best.restore(state.best)
         self.losses.clear()
         self.losses.extend(state.recent_loss)
         self.last_snapshot = (self._iter, str(state_file))
