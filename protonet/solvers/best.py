@@ -48,12 +48,12 @@ class KeepBest:
                        hint="count the test nets from 0, as in test_iter; a net needs a TEST phase and test_iter")
         if param.test_interval <= 0:
             raise fail("test_interval is not set, so no test runs during training", hint="set test_interval")
-        outputs = test_nets[p.test_net].outputs
-        if p.output not in outputs:
+        net = test_nets[p.test_net]
+        if p.output not in net.outputs:
             raise fail(f"'{p.output}' is not an output of test net {p.test_net}",
-                       hint=did_you_mean(p.output, outputs) or f"outputs: {', '.join(outputs)}")
-        if test_nets[p.test_net].blobs[p.output].count != 1:
-            raise fail(f"output '{p.output}' has {test_nets[p.test_net].blobs[p.output].count} values, not one",
+                       hint=did_you_mean(p.output, net.outputs) or f"outputs: {', '.join(net.outputs)}")
+        if net.blobs[p.output].count != 1:
+            raise fail(f"output '{p.output}' has {net.blobs[p.output].count} values, not one",
                        hint="watch a scalar output, such as a loss or an accuracy without a second top")
         if p.patience < 0 or p.min_delta < 0:
             raise fail(f"patience and min_delta must be >= 0, found {p.patience} and {p.min_delta:g}",
