@@ -40,6 +40,9 @@ def test_patience_counts_the_tests_in_a_row_without_an_improvement() -> None:
         rule.update(score, 0)
         assert rule.exhausted == exhausted
     assert not KeepBest("accuracy", maximize=True).exhausted  # patience 0 never stops
+    never = KeepBest("loss", maximize=False, patience=1)
+    never.update(math.nan, 0)
+    assert never.exhausted and never.describe() == "loss (no finite test yet)"
 
 
 def test_the_record_round_trips_through_the_state() -> None:

@@ -78,6 +78,8 @@ class KeepBest:
         return 0 < self.patience <= self.tests_since
 
     def describe(self) -> str:
+        if self.score is None:
+            return f"{self.output} (no finite test yet)"
         return f"{self.output} = {self.score:.6g} at iteration {self.iter}"
 
     def record(self) -> pb.BestRecord:
